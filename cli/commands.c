@@ -1,0 +1,57 @@
+/* cli/commands.c -- the table of subcommands (qemu-img's img_cmd_t). */
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+    { "check", cmd_check,
+      "[--object objectdef] [--image-opts] [-q] [-f fmt] [--output=ofmt] "
+      "[-r [leaks | all]] [-T src_cache] [-U] filename" },
+    { "compare", cmd_compare,
+      "[--object objectdef] [--image-opts] [-f fmt] [-F fmt] [-T src_cache] "
+      "[-p] [-q] [-s] [-U] filename1 filename2" },
+    { "convert", cmd_convert,
+      "[--object objectdef] [--image-opts] [--target-image-opts] "
+      "[--target-is-zero] [--bitmaps] [-U] [-C] [-c] [-p] [-q] [-n] "
+      "[-f fmt] [-t cache] [-T src_cache] [-O output_fmt] [-B backing_file "
+      "[-F backing_fmt]] [-o options] [-l snapshot_param] [-S sparse_size] "
+      "[-r rate_limit] [-m num_coroutines] [-W] [--salvage] filename "
+      "[filename2 [...]] output_filename" },
+    { "create", cmd_create,
+      "[--object objectdef] [-q] [-f fmt] [-b backing_file [-F backing_fmt]] "
+      "[-u] [-o options] filename [size]" },
+    { "dd", cmd_dd,
+      "[--image-opts] [-U] [-f fmt] [-O output_fmt] [bs=block_size] "
+      "[count=blocks] [skip=blocks] if=input of=output" },
+    { "info", cmd_info,
+      "[--object objectdef] [--image-opts] [-f fmt] [--output=ofmt] "
+      "[--backing-chain] [-U] filename" },
+    { "map", cmd_map,
+      "[--object objectdef] [--image-opts] [-f fmt] [--start-offset=offset] "
+      "[--max-length=len] [--output=ofmt] [-U] filename" },
+    { "measure", cmd_measure,
+      "[--output=ofmt] [-O output_fmt] [-o options] [--size N | "
+      "[--object objectdef] [--image-opts] [-f fmt] [-l snapshot_param] "
+      "filename]" },
+    { "resize", cmd_resize,
+      "[--object objectdef] [--image-opts] [-f fmt] [--preallocation=prealloc] "
+      "[-q] [--shrink] filename [+ | -]size" },
+};
+
+const cli_command *cli_find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (!strcmp(commands[i].name, name)) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+const cli_command *cli_command_at(unsigned i)
+{
+    if (i >= sizeof(commands) / sizeof(commands[0])) {
+        return NULL;
+    }
+    return &commands[i];
+}

@@ -1,0 +1,87 @@
+/* libimg/driver.h -- the format-driver interface (internal to libimg and
+ * formats/).
+ *
+ * The core (img.c, io.c) validates ranges, alignment and read-only before it
+ * calls a driver, so drivers may assert those preconditions.  A NULL hook
+ * gets a default or -ENOTSUP; a driver without open or pread is rejected.
+ * The core allocates state_size zeroed bytes for the driver (im->state) and
+ * frees them after close.
+ */
+#ifndef IMG_DRIVER_H
+#define IMG_DRIVER_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "img.h"
+
+#define IMG_DRIVER_ABI 1
+
+/* Driver flags. */
+enum {
+    IMG_DRV_THREADSAFE   = 1u << 0, /* hooks may run concurrently; otherwise
+                                       the core serialises them per image */
+    IMG_DRV_COMPRESSION  = 1u << 1, /* accepts IMG_WRITE_COMPRESSED */
+    IMG_DRV_BACKING      = 1u << 2, /* supports backing files */
+    IMG_DRV_ZERO_INIT    = 1u << 3, /* freshly created images read as zero */
+};
+
+struct img_driver {
+    unsigned abi;       /* IMG_DRIVER_ABI; mismatch rejected */
+    const char *name;   /* "qcow2" */
+    size_t state_size;  /* core allocates (zeroed) and frees */
+    unsigned flags;     /* IMG_DRV_* */
+    const img_opt_desc *create_opts; /* terminated by name NULL */
+
+    /* Confidence 0..100 that buf (the first len bytes) is this format. */
+    int (*probe)(const uint8_t *buf, size_t len);
+    /* Opens: sets im->size and, if any, im->backing_name/backing_fmt.
+     * Undoes its own partial work on failure. */
+    int (*open)(img *im, img_file *file, unsigned flags, img_err *err);
+    void (*close)(img *im);
+    /* Fills the whole buffer or fails.  Unallocated ranges: zeros or the
+     * backing image (im->backing, may be NULL). */
+    int (*pread)(img *im, void *buf, uint64_t len, uint64_t off, img_err *err);
+    int (*pwrite)(img *im, const void *buf, uint64_t len, uint64_t off,
+                  unsigned flags, img_err *err);
+    int (*pwrite_zeroes)(img *im, uint64_t off, uint64_t len, unsigned flags,
+                         img_err *err);
+    int (*discard)(img *im, uint64_t off, uint64_t len, img_err *err);
+    /* Returns IMG_BS_* mask and sets *pnum; see img_block_status(). */
+    int (*block_status)(img *im, uint64_t off, uint64_t len, uint64_t *pnum,
+                        uint64_t *host_off, img_err *err);
+    int (*flush)(img *im, img_err *err);
+    int (*truncate)(img *im, uint64_t size, int prealloc, img_err *err);
+    int (*create)(img_file *file, const img_create_opts *o, img_err *err);
+    int (*check)(img *im, img_check_result *res, unsigned fix, img_err *err);
+    /* Fills format-specific fields; the core fills sizes beforehand. */
+    int (*info)(img *im, img_info *out, img_err *err);
+    int (*measure)(const img_opts *opts, uint64_t size, img *in,
+                   img_measure *out, img_err *err);
+};
+
+/* The open image.  Drivers read and set the fields marked "driver". */
+struct img {
+    const img_driver *drv;
+    void *state;          /* driver: its private state */
+    img_file *file;       /* owned container */
+    char *filename;       /* owned, as given */
+    unsigned flags;       /* IMG_OPEN_* */
+    uint64_t size;        /* driver: virtual size in bytes */
+    char *backing_name;   /* driver: malloc'd name stored in the image */
+    char *backing_fmt;    /* driver: malloc'd format stored, or NULL */
+    char *backing_path;   /* core: resolved path of the backing file */
+    img *backing;         /* core: opened backing image, or NULL */
+    int probed_raw;       /* core: raw by probing, sector 0 protected */
+    int depth;            /* core: position in the chain (0 = top) */
+    pthread_mutex_t lock; /* core: serialises non-thread-safe drivers */
+};
+
+/* Registry (registry.c). */
+extern const img_driver img_raw_driver;
+extern const img_driver img_qcow2_driver;
+extern const img_driver img_vhdx_driver;
+extern const img_driver img_vmdk_driver;
+
+#endif

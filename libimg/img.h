@@ -1,0 +1,177 @@
+/* libimg/img.h -- the public image API.
+ *
+ * An img is an open disk image: a format driver over an img_file, with an
+ * optional backing image below it.  Offsets and lengths are 64-bit bytes.
+ * Every function returns >= 0 on success and -errno on failure with err set
+ * (err may be NULL).  pread/pwrite/block_status may be called from many
+ * threads at once on one img (the core serialises drivers that are not
+ * thread-safe).
+ */
+#ifndef IMG_IMG_H
+#define IMG_IMG_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "file.h"
+#include "opts.h"
+#include "value.h"
+
+typedef struct img img;
+typedef struct img_driver img_driver;
+
+/* Open flags. */
+enum {
+    IMG_OPEN_RDWR        = 1u << 0, /* writable */
+    IMG_OPEN_NO_BACKING  = 1u << 1, /* do not open the backing chain */
+    IMG_OPEN_FORCE_SHARE = 1u << 2, /* -U: read-only, take no locks */
+    IMG_OPEN_UNTRUSTED   = 1u << 3, /* references must stay in the image dir */
+    IMG_OPEN_NO_LOCK     = 1u << 4, /* memory images, tests */
+    IMG_OPEN_QUIET       = 1u << 5, /* no warnings on stderr */
+};
+
+/* block_status mask (QEMU BDRV_BLOCK_*). */
+enum {
+    IMG_BS_DATA         = 1u << 0, /* reads come from stored data */
+    IMG_BS_ZERO         = 1u << 1, /* reads return zeros */
+    IMG_BS_OFFSET_VALID = 1u << 2, /* *host_off is the offset in the file */
+    IMG_BS_ALLOCATED    = 1u << 3, /* this layer decides the content; when
+                                      clear, the backing image does */
+};
+
+/* Write flags. */
+enum {
+    IMG_WRITE_COMPRESSED = 1u << 0, /* store compressed (convert -c) */
+    IMG_WRITE_MAY_UNMAP  = 1u << 1, /* write_zeroes may deallocate */
+};
+
+/* Longest chain of backing files followed before giving up. */
+#define IMG_MAX_BACKING_DEPTH 32
+
+/* Opens filename with format (NULL: probe the content).  An image of
+ * unspecified format that probes as raw opens with a warning when
+ * writable, and writes to its first 512 bytes are then refused. */
+int img_open(const char *filename, const char *format, unsigned flags,
+             img **out, img_err *err);
+/* Same over an already opened container, which the img then owns (also on
+ * failure).  Backing names are resolved against dir (may be NULL). */
+int img_open_file(img_file *file, const char *format, unsigned flags,
+                  img **out, img_err *err);
+void img_close(img *im); /* NULL is a no-op; closes the backing chain too */
+
+/* Creates a new image file.  size is the virtual size; opts holds the
+ * driver's -o options (may be NULL). */
+typedef struct img_create_opts {
+    uint64_t size;
+    const char *backing_file; /* NULL: none */
+    const char *backing_fmt;  /* NULL: probe when opened */
+    const img_opts *opts;     /* driver options, parsed against its desc */
+} img_create_opts;
+int img_create(const char *filename, const char *format,
+               const img_create_opts *o, img_err *err);
+/* Creates into an existing container (memory files in tests). */
+int img_create_file(img_file *file, const char *format,
+                    const img_create_opts *o, img_err *err);
+
+int img_pread(img *im, void *buf, uint64_t len, uint64_t off, img_err *err);
+int img_pwrite(img *im, const void *buf, uint64_t len, uint64_t off,
+               unsigned flags, img_err *err);
+int img_pwrite_zeroes(img *im, uint64_t off, uint64_t len, unsigned flags,
+                      img_err *err);
+int img_discard(img *im, uint64_t off, uint64_t len, img_err *err);
+int img_flush(img *im, img_err *err);
+/* Preallocation modes (QEMU's PreallocMode order). */
+enum {
+    IMG_PREALLOC_OFF,
+    IMG_PREALLOC_METADATA,
+    IMG_PREALLOC_FALLOC,
+    IMG_PREALLOC_FULL,
+};
+/* "off", "metadata", "falloc", "full" -> IMG_PREALLOC_*; -EINVAL with
+ * "Invalid parameter 'x'" otherwise. */
+int img_prealloc_parse(const char *s, int *out, img_err *err);
+
+/* Changes the virtual size (shrinking must be asked for by the caller).
+ * prealloc is an IMG_PREALLOC_* mode for the new part. */
+int img_truncate(img *im, uint64_t size, int prealloc, img_err *err);
+
+/* Status of [off, off+len) in this layer only: returns an IMG_BS_* mask,
+ * sets *pnum (>= 1, <= len) and, with OFFSET_VALID, *host_off. */
+int img_block_status(img *im, uint64_t off, uint64_t len, uint64_t *pnum,
+                     uint64_t *host_off, img_err *err);
+/* Status through the chain from im down to (not including) base (NULL:
+ * whole chain).  *depth is the layer that decided (0 = im); *file_img the
+ * image whose file *host_off refers to.  A range allocated nowhere returns
+ * 0 (or IMG_BS_ZERO when the chain end reads as zeros). */
+int img_block_status_above(img *im, img *base, uint64_t off, uint64_t len,
+                           uint64_t *pnum, uint64_t *host_off, int *depth,
+                           img **file_img, img_err *err);
+
+/* Information for "info". */
+typedef struct img_info {
+    uint64_t virtual_size;
+    int64_t actual_size;   /* host bytes used, -1 when unknown */
+    uint64_t cluster_size; /* 0: not applicable */
+    int encrypted;
+    int dirty_flag;
+    int has_dirty_flag;    /* format reports a dirty flag */
+    img_val *format_specific; /* owned dict {"type":..,"data":{..}} or NULL */
+} img_info;
+int img_get_info(img *im, img_info *out, img_err *err);
+void img_info_clear(img_info *info);
+
+/* Consistency check (qemu-img check). */
+typedef struct img_check_result {
+    int corruptions;
+    int leaks;
+    int check_errors;
+    int corruptions_fixed;
+    int leaks_fixed;
+    int64_t image_end_offset;  /* 0: not reported */
+    uint64_t total_clusters;   /* 0: no cluster statistics */
+    uint64_t allocated_clusters;
+    uint64_t fragmented_clusters;
+    uint64_t compressed_clusters;
+} img_check_result;
+enum { IMG_FIX_LEAKS = 1, IMG_FIX_ERRORS = 2 };
+/* -ENOTSUP when the format has no check. */
+int img_check(img *im, img_check_result *res, unsigned fix, img_err *err);
+
+/* Accessors. */
+uint64_t img_size(const img *im);
+const char *img_filename(const img *im);  /* as given to img_open */
+const char *img_format(const img *im);    /* driver name */
+img *img_backing(const img *im);          /* NULL when none/not opened */
+const char *img_backing_name(const img *im); /* as stored in the image */
+const char *img_backing_path(const img *im); /* resolved; NULL if none */
+const char *img_backing_format(const img *im); /* stored backing format */
+img_file *img_get_file(const img *im);
+int img_is_writable(const img *im);
+int img_probed_raw(const img *im);        /* raw by probing (sector 0 safe) */
+/* Whether a freshly created image of this format reads as zeros. */
+int img_has_zero_init(const img *im);
+/* Sets the backing file recorded in the image (rebase -u); -ENOTSUP. */
+const img_driver *img_get_driver(const img *im);
+
+/* Drivers. */
+const img_driver *img_driver_find(const char *name);
+/* Best-scoring driver for the first bytes of a file (never NULL: raw). */
+const img_driver *img_driver_probe(const uint8_t *buf, size_t len);
+const img_driver *img_driver_at(unsigned i); /* NULL past the end */
+const char *img_driver_name(const img_driver *drv);
+/* The driver's create options (terminated by name NULL), or NULL. */
+const img_opt_desc *img_driver_create_opts(const img_driver *drv);
+int img_driver_supports_compression(const img_driver *drv);
+int img_driver_supports_backing(const img_driver *drv);
+
+/* Size a new image of this format would need (qemu-img measure).  in may be
+ * NULL (--size only); size is the virtual size. */
+typedef struct img_measure {
+    uint64_t required;
+    uint64_t fully_allocated;
+} img_measure;
+int img_driver_measure(const img_driver *drv, const img_opts *opts,
+                       uint64_t size, img *in, img_measure *out,
+                       img_err *err);
+
+#endif

@@ -57,6 +57,9 @@ const char *img_opts_value(const img_opts *o, const char *name); /* raw text */
 
 /* True when str asks for help: "help", "?", or contains ",help". */
 int img_opts_wants_help(const char *str);
+/* False for a "-o" argument qemu-img rejects up front with "Invalid option
+ * list: STR": empty, starting with ',' or ending in an odd run of ','. */
+int img_opts_list_valid(const char *str);
 
 /* Size parsing shared with the CLI: "10G", "512", "1.5M" (qemu_strtosz).
  * Returns 0 or -EINVAL / -ERANGE. */

@@ -50,21 +50,57 @@ void cli_json_print(FILE *out, const img_val *v);
 /* Writes a JSON string literal with qemu's escaping. */
 void cli_json_string(FILE *out, const char *s);
 
-/* progress.c: qemu-img's "-p" progress ("    (12.00/100%)\r"). */
+/* progress.c: qemu-img's "-p" progress ("    (12.00/100%)\r"), modelled
+ * on QEMU's qemu_progress_*: init prints nothing; set prints when percent
+ * is more than step past the last print, or is 0 or 100 (every time); end
+ * prints only "\n".  qemu-img convert does init + set(0) before opening
+ * anything and ends with set(100) + end (= cli_progress_finish) on
+ * success, just end on failure; compare does init, opens both images, set(0), and ends with just
+ * end.  Disabled progress prints nothing. */
 typedef struct cli_progress {
     int enabled;
     float current; /* percent shown last */
     float step;    /* minimum change before redrawing */
+    FILE *out;     /* stdout, set by init (tests may redirect it) */
 } cli_progress;
 void cli_progress_init(cli_progress *p, int enabled, float step);
 void cli_progress_set(cli_progress *p, float percent);
 void cli_progress_end(cli_progress *p);
+void cli_progress_finish(cli_progress *p); /* set(100), then end */
 
 /* Opens an image the way every command does: format or probe, -U, the
  * untrusted mode, and the error printed on failure.  Returns NULL on error
  * (message already printed). */
 img *cli_open(const cli_env *env, const char *filename, const char *fmt,
               unsigned flags);
+
+/* create_opts.c: the "-o" options of create, convert and dd. */
+/* Appends one -o argument to *list (malloc'd, free it), joined with ','
+ * as qemu-img does.  An argument qemu-img rejects up front prints "Invalid
+ * option list: ARG" and returns -1. */
+int cli_opts_accumulate(const cli_env *env, char **list, const char *arg);
+/* Whether an element of list (may be NULL) is "help" or "?". */
+int cli_opts_has_help(const char *list);
+/* qemu-img's "-o help" for format fmt: the format's options, plus the
+ * protocol (host file) options when filename is not NULL.  Returns the
+ * exit status: 0, or 1 after printing an error. */
+int cli_opts_print_help(const cli_env *env, const char *fmt,
+                        const char *filename);
+/* New option set for drv's create options with list (may be NULL) parsed
+ * into it; NULL with err set when an option is unknown or malformed. */
+img_opts *cli_create_opts_new(const img_driver *drv, const char *list,
+                              img_err *err);
+/* Whether o's option table has an option called name. */
+int cli_opts_has(const img_opts *o, const char *name);
+/* "Formatting 'FILE', fmt=FMT size=N ...\n": every option that is set or
+ * has a default, in table order, as qemu-img create prints it. */
+void cli_print_formatting(FILE *out, const char *filename, const char *fmt,
+                          const img_opts *o);
+/* qemu-img's cvtnum(): a size argument ("64k") that must lie in
+ * [min, max] (max >= 0).  Prints qemu-img's "Invalid NAME specified..."
+ * message and returns -1 otherwise; 0 and *out on success. */
+int cli_cvtnum(const cli_env *env, const char *name, const char *value,
+               int64_t min, int64_t max, int64_t *out);
 
 /* One prototype per subcommand. */
 int cmd_create(const cli_env *env, int argc, char **argv);

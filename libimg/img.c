@@ -220,6 +220,7 @@ int img_create(const char *filename, const char *format,
                            format ? format : "");
     }
     img_file *file;
+    int existed = access(filename, F_OK) == 0;
     int r = img_file_open_host(filename, IMG_FILE_RDWR | IMG_FILE_CREATE,
                                &file, err);
     if (r < 0) {
@@ -235,8 +236,8 @@ int img_create(const char *filename, const char *format,
         r = img_file_flush(file, err);
     }
     img_file_close(file);
-    if (r < 0) {
-        unlink(filename);
+    if (r < 0 && !existed) {
+        unlink(filename); /* leave no half-made image behind */
     }
     return r;
 }

@@ -28,6 +28,9 @@ enum {
     IMG_OPEN_UNTRUSTED   = 1u << 3, /* references must stay in the image dir */
     IMG_OPEN_NO_LOCK     = 1u << 4, /* memory images, tests */
     IMG_OPEN_QUIET       = 1u << 5, /* no warnings on stderr */
+    IMG_OPEN_TRUST_EXTENTS = 1u << 6, /* VMDK: extent files may be absolute,
+                                         outside the image's directory or
+                                         devices (ignored when UNTRUSTED) */
 };
 
 /* block_status mask (QEMU BDRV_BLOCK_*). */
@@ -169,6 +172,9 @@ int img_driver_supports_backing(const img_driver *drv);
 typedef struct img_measure {
     uint64_t required;
     uint64_t fully_allocated;
+    int has_bitmaps;  /* report "bitmaps" (qcow2 v3 from a source that can
+                         hold persistent bitmaps); callers zero the struct */
+    uint64_t bitmaps; /* bytes needed for the source's persistent bitmaps */
 } img_measure;
 int img_driver_measure(const img_driver *drv, const img_opts *opts,
                        uint64_t size, img *in, img_measure *out,

@@ -242,11 +242,7 @@ int img_block_status_above(img *im, img *base, uint64_t off, uint64_t len,
             ret = 0; /* content comes from base: unknown here */
             break;
         }
-        if (off >= cur->size) {
-            break; /* a shorter backing image reads as zeros past its end */
-        }
-        uint64_t n = len < cur->size - off ? len : cur->size - off;
-        r = img_block_status(cur, off, n, pnum, host_off, err);
+        r = img_block_status(cur, off, len, pnum, host_off, err);
         if (r < 0) {
             return r;
         }
@@ -256,8 +252,12 @@ int img_block_status_above(img *im, img *base, uint64_t off, uint64_t len,
             return r;
         }
         len = *pnum; /* the unallocated run continues below */
-        if (!cur->backing) {
-            break;
+        if (!cur->backing || off >= cur->backing->size) {
+            break; /* zeros: end of chain, or past a shorter backing file */
+        }
+        if (len > cur->backing->size - off) {
+            len = cur->backing->size - off;
+            *pnum = len;
         }
         cur = cur->backing;
         d++;

@@ -33,10 +33,23 @@ static int raw_probe(const uint8_t *buf, size_t len)
     return 1; /* anything can be raw */
 }
 
+/* QEMU counts sizes in 512-byte sectors: a raw file whose length is not a
+ * multiple of 512 shows a virtual size rounded up, the tail reading as
+ * zeros (the file backend zero-fills reads past its end). */
+static uint64_t round_up_sector(uint64_t size)
+{
+    return size > UINT64_MAX - 511 ? size : (size + 511) & ~(uint64_t)511;
+}
+
 static int raw_open(img *im, img_file *file, unsigned flags, img_err *err)
 {
     (void)flags;
-    return img_file_size(file, &im->size, err);
+    uint64_t size;
+    int r = img_file_size(file, &size, err);
+    if (r >= 0) {
+        im->size = round_up_sector(size);
+    }
+    return r;
 }
 
 static int raw_pread(img *im, void *buf, uint64_t len, uint64_t off,
@@ -150,8 +163,8 @@ static int raw_measure(const img_opts *opts, uint64_t size, img *in,
     (void)in;
     (void)err;
     /* qemu-img counts the whole virtual size for raw, sparse or not. */
-    out->required = size;
-    out->fully_allocated = size;
+    out->required = round_up_sector(size);
+    out->fully_allocated = out->required;
     return 0;
 }
 

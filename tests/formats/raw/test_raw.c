@@ -138,11 +138,30 @@ Test(raw, resize_grows_and_shrinks)
     test_tmpdir_free(dir);
 }
 
-Test(raw, measure_is_virtual_size)
+Test(raw, measure_is_virtual_size_rounded_to_sectors)
 {
     img_measure m = { 0 };
     cr_assert_eq(img_driver_measure(img_driver_find("raw"), NULL, 12345,
                                     NULL, &m, NULL), 0);
-    cr_assert_eq(m.required, 12345);
-    cr_assert_eq(m.fully_allocated, 12345);
+    cr_assert_eq(m.required, 12800);
+    cr_assert_eq(m.fully_allocated, 12800);
+}
+
+Test(raw, unaligned_file_size_rounds_up_and_tail_reads_zero)
+{
+    char *dir = test_tmpdir_new();
+    char *path = test_path(dir, "odd.raw");
+    uint8_t data[1000];
+    memset(data, 0x42, sizeof(data));
+    cr_assert_eq(test_write_file(path, data, sizeof(data)), 0);
+    img *im = open_path(path, 0);
+    cr_assert_eq(img_size(im), 1024);
+    uint8_t buf[1024];
+    cr_assert_eq(img_pread(im, buf, sizeof(buf), 0, NULL), 0);
+    cr_assert_eq(buf[999], 0x42);
+    cr_assert_eq(buf[1000], 0);
+    cr_assert_eq(buf[1023], 0);
+    img_close(im);
+    free(path);
+    test_tmpdir_free(dir);
 }

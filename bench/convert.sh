@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# bench/convert.sh -- times "vdisk convert" against "qemu-img convert" on
+# the same inputs in the same run, and prints the mean times and the ratio
+# qemu-img / vdisk (above 1: vdisk is faster).
+#
+#   bench/convert.sh [RUNS]        (default 5 timed runs per case)
+#
+# Environment: VDISK (default <repo>/build/vdisk), QEMU_IMG (qemu-img),
+# BENCH_DIR (where the 2 GiB inputs go; default a fresh dir under
+# $TMPDIR or /tmp, removed at the end), BENCH_SIZE_MB (default 2048).
+#
+# Inputs: sparse.raw, ~40% data in scattered 1..8 MiB runs of random bytes
+# with holes between them, and full.raw, every byte written.  Cases: raw
+# output with and without -W, then qcow2, vhdx and vmdk output for each
+# format "vdisk create -f FMT" supports.  Uses hyperfine when installed
+# (--warmup 1 --runs RUNS --export-json), else timed loops.  Page cache:
+# dropped before each run when /proc/sys/vm/drop_caches is writable (as
+# root), otherwise the inputs are warm in the cache (said in the output).
+# Builds nothing: build vdisk first (meson setup build && ninja -C build).
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+VDISK=${VDISK:-$here/../build/vdisk}
+QEMU_IMG=${QEMU_IMG:-qemu-img}
+RUNS=${1:-5}
+SIZE_MB=${BENCH_SIZE_MB:-2048}
+
+if [[ ! -x $VDISK ]]; then
+    echo "bench/convert.sh: $VDISK not found; build it first:" >&2
+    echo "  meson setup build && ninja -C build   (or set VDISK=...)" >&2
+    exit 1
+fi
+if ! command -v "$QEMU_IMG" >/dev/null; then
+    echo "bench/convert.sh: $QEMU_IMG not found (apt-get install" \
+         "qemu-utils)" >&2
+    exit 1
+fi
+
+dir=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/vdisk-bench.XXXXXX")}
+mkdir -p "$dir"
+if [[ -z ${BENCH_DIR:-} ]]; then
+    trap 'rm -rf -- "$dir"' EXIT
+fi
+
+# ---- inputs ----
+
+# 64 MiB of random bytes, sliced into the inputs.
+make_seed() {
+    head -c 64M /dev/urandom >"$dir/seed"
+}
+
+# Copies count MiB of random bytes to MiB offset seek of file.
+put_random() {
+    local file=$1 seek=$2 count=$3
+    local skip=$((RANDOM % (64 - count)))
+    dd if="$dir/seed" of="$file" bs=1M skip="$skip" seek="$seek" \
+       count="$count" conv=notrunc status=none
+}
+
+# Data runs of 1..8 MiB separated by holes of 1..12 MiB: about 40% data.
+make_sparse() {
+    local f=$dir/sparse.raw mb=0 data=0 run gap
+    truncate -s "${SIZE_MB}M" "$f"
+    RANDOM=42
+    while :; do
+        gap=$((RANDOM % 12 + 1))
+        run=$((RANDOM % 8 + 1))
+        ((mb + gap + run <= SIZE_MB)) || break
+        mb=$((mb + gap))
+        put_random "$f" "$mb" "$run"
+        mb=$((mb + run))
+        data=$((data + run))
+    done
+    echo "sparse.raw: ${SIZE_MB} MiB, ${data} MiB data" \
+         "($((100 * data / SIZE_MB))%)"
+}
+
+make_full() {
+    local f=$dir/full.raw mb
+    : >"$f"
+    for ((mb = 0; mb < SIZE_MB; mb += 32)); do
+        put_random "$f" "$mb" 32
+    done
+    echo "full.raw: ${SIZE_MB} MiB, all data"
+}
+
+# ---- timing ----
+
+can_drop_caches() {
+    [[ -w /proc/sys/vm/drop_caches ]] &&
+        (sync && echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null
+}
+
+if can_drop_caches; then
+    cache_note="cold cache (page cache dropped before each run)"
+    prepare="rm -f $dir/out; sync; echo 3 > /proc/sys/vm/drop_caches"
+else
+    cache_note="warm cache (inputs in the page cache; cannot drop it)"
+    prepare="rm -f $dir/out"
+fi
+
+# Mean seconds of a command line, from hyperfine's JSON or a timed loop.
+mean_time() {
+    local name=$1 cmd=$2
+    if command -v hyperfine >/dev/null; then
+        hyperfine --warmup 1 --runs "$RUNS" --prepare "$prepare" \
+            --export-json "$dir/$name.json" -n "$name" "$cmd" \
+            >/dev/null 2>&1 || { echo "failed"; return; }
+        python3 -c 'import json, sys
+print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["mean"])' \
+            "$dir/$name.json"
+        return
+    fi
+    local total=0 i t0 t1
+    bash -c "$prepare; $cmd" >/dev/null 2>&1 # warmup
+    for ((i = 0; i < RUNS; i++)); do
+        bash -c "$prepare"
+        t0=$EPOCHREALTIME
+        bash -c "$cmd" >/dev/null 2>&1 || { echo "failed"; return; }
+        t1=$EPOCHREALTIME
+        total=$(awk -v a="$total" -v b="$t0" -v c="$t1" \
+                'BEGIN { print a + c - b }')
+    done
+    awk -v t="$total" -v n="$RUNS" 'BEGIN { printf "%.3f\n", t / n }'
+}
+
+# One table row: the same conversion by both tools.
+bench_case() {
+    local label=$1 opts=$2 input=$3
+    local v q ratio
+    v=$(mean_time "vdisk-$label" \
+        "$VDISK convert $opts $dir/$input $dir/out")
+    q=$(mean_time "qemu-$label" \
+        "$QEMU_IMG convert $opts $dir/$input $dir/out")
+    ratio=$(awk -v v="$v" -v q="$q" \
+            'BEGIN { if (v > 0) printf "%.2f", q / v; else print "-" }')
+    printf "%-26s %10s %10s %8s\n" "$label" "$v" "$q" "$ratio"
+}
+
+vdisk_creates() {
+    "$VDISK" create -q -f "$1" "$dir/probe.$1" 1M >/dev/null 2>&1
+    local ok=$?
+    rm -f "$dir/probe.$1"
+    return $ok
+}
+
+# ---- run ----
+
+echo "inputs in $dir"
+make_seed
+make_sparse
+make_full
+rm -f "$dir/seed"
+sync
+echo "$("$VDISK" --version | head -1); $("$QEMU_IMG" --version | head -1)"
+echo "$(nproc) CPUs, $RUNS runs per case, $cache_note"
+if command -v hyperfine >/dev/null; then
+    echo "timing: $(hyperfine --version)"
+else
+    echo "timing: shell loop (hyperfine not installed)"
+fi
+echo
+printf "%-26s %10s %10s %8s\n" "case" "vdisk s" "qemu-img s" "q/v"
+bench_case "sparse -O raw" "-O raw" sparse.raw
+bench_case "sparse -O raw -W" "-O raw -W" sparse.raw
+bench_case "full -O raw" "-O raw" full.raw
+bench_case "full -O raw -W" "-O raw -W" full.raw
+for fmt in qcow2 vhdx vmdk; do
+    if vdisk_creates "$fmt"; then
+        bench_case "sparse -O $fmt" "-O $fmt" sparse.raw
+        bench_case "full -O $fmt" "-O $fmt" full.raw
+        bench_case "full -O $fmt -W" "-O $fmt -W" full.raw
+    else
+        printf "%-26s %s\n" "-O $fmt" "(skipped: vdisk cannot create $fmt)"
+    fi
+done
+if vdisk_creates qcow2; then
+    bench_case "sparse -O qcow2 -c" "-O qcow2 -c" sparse.raw
+fi

@@ -1,0 +1,90 @@
+/* convert/cvt_internal.h -- pieces shared by the conversion engine's files
+ * (private to convert/): the concatenated sources (sources.c), the chunk
+ * planner (plan.c), the chunk writer (write.c) and the rate limiter
+ * (ratelimit.c).  engine.c runs them on worker threads.
+ */
+#ifndef CVT_INTERNAL_H
+#define CVT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "engine.h"
+
+/* What to do with a range of the target. */
+typedef enum cvt_kind {
+    CVT_DATA, /* read from the sources and write (minus zero blocks) */
+    CVT_ZERO, /* reads as zeros: zero it, or skip on a zero target */
+    CVT_SKIP, /* leave alone: the target's backing file shows through */
+} cvt_kind;
+
+/* One unit of work. */
+typedef struct cvt_chunk {
+    uint64_t off;  /* target offset */
+    uint64_t len;  /* bytes, >= 1 */
+    cvt_kind kind;
+    int explicit_zero; /* CVT_DATA made of zeros (min_sparse 0) */
+    uint64_t seq;  /* ticket: position in write order */
+} cvt_chunk;
+
+/* ---- sources.c: the sources as one virtual disk ---- */
+
+/* Bytes source i occupies in the concatenation (size rounded up to 512). */
+uint64_t cvt_src_span(img *src);
+/* Index of the source holding target offset off (< total) and the target
+ * offset where it starts. */
+int cvt_src_locate(const cvt_params *p, uint64_t off, uint64_t *start);
+/* Reads [off, off+len) of the concatenation; tails past a source's size
+ * read as zeros.  Returns 0 or -errno. */
+int cvt_src_read(const cvt_params *p, void *buf, uint64_t len, uint64_t off,
+                 img_err *err);
+/* Copies [off, off+len), which lies in one raw source and inside its
+ * size, to the same offset of a raw target in the kernel.  -ENOTSUP when
+ * that is not possible (caller falls back to read + write). */
+int cvt_src_copy_offload(const cvt_params *p, uint64_t off, uint64_t len,
+                         img_err *err);
+
+/* ---- plan.c: cutting the target into chunks by block status ---- */
+
+typedef struct cvt_plan {
+    const cvt_params *p;
+    uint64_t total;     /* target bytes to cover */
+    uint64_t chunk;     /* data chunk length */
+    uint64_t pos;       /* next target offset */
+    uint64_t run_end;   /* end of the cached block-status run */
+    cvt_kind run_kind;  /* its kind */
+} cvt_plan;
+
+/* Starts a walk over the whole concatenation.  chunk is the data unit
+ * (the cluster size when compressing). */
+void cvt_plan_init(cvt_plan *pl, const cvt_params *p, uint64_t chunk);
+/* Fills c with the next chunk: returns 1, 0 at the end, or -errno
+ * ("error while reading block status at offset N: ..."). */
+int cvt_plan_next(cvt_plan *pl, cvt_chunk *c, img_err *err);
+/* True when the chunk counts towards progress (it is written as data). */
+int cvt_chunk_counts(const cvt_chunk *c);
+
+/* ---- ratelimit.c: -r, a write-bandwidth limit ---- */
+
+typedef struct cvt_ratelimit {
+    pthread_mutex_t lock;
+    uint64_t rate;         /* bytes per second, 0: unlimited */
+    struct timespec next;  /* when the next request may start */
+} cvt_ratelimit;
+
+void cvt_ratelimit_init(cvt_ratelimit *rl, uint64_t rate);
+void cvt_ratelimit_destroy(cvt_ratelimit *rl);
+/* Sleeps until bytes more may be written without exceeding the rate. */
+void cvt_ratelimit_wait(cvt_ratelimit *rl, uint64_t bytes);
+
+/* ---- write.c: writing one chunk ---- */
+
+/* Writes chunk c; for CVT_DATA its bytes are in buf.  Adds what it did to
+ * st.  Returns 0 or -errno with err set ("error while writing at byte N:
+ * ..."). */
+int cvt_write_chunk(const cvt_params *p, const cvt_chunk *c,
+                    const uint8_t *buf, cvt_ratelimit *rl, cvt_stats *st,
+                    img_err *err);
+
+#endif

@@ -1,0 +1,358 @@
+/* convert/engine.c -- the conversion engine's threads: workers claim chunks
+ * from the planner, read them, wait for their turn (unless out of order)
+ * and write them.  See engine.h for what gets copied.
+ *
+ * Model: QEMU's convert_co_do_copy, with threads instead of coroutines.
+ * One mutex guards the planner, the tickets, the first error and the
+ * progress count.  A chunk's ticket is its position in offset order; in
+ * order mode a worker writes only when write_seq equals its ticket, then
+ * advances write_seq and wakes the others, so reads overlap while writes
+ * stay ascending.  The first failure is recorded, wakes every waiter, and
+ * no chunk is written after it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cvt_internal.h"
+
+/* Buffers are aligned for O_DIRECT-friendly I/O. */
+#define BUF_ALIGN 4096
+
+/* State shared by the workers of one cvt_run(). */
+typedef struct cvt_run_state {
+    const cvt_params *p;
+    uint64_t chunk;          /* data buffer size */
+    pthread_mutex_t lock;    /* guards every field below but rl */
+    pthread_cond_t turn;     /* write_seq moved on, or a worker failed */
+    cvt_plan plan;           /* hands out chunks in offset order */
+    uint64_t next_seq;       /* ticket of the next claimed chunk */
+    uint64_t write_seq;      /* ticket allowed to write (in order mode) */
+    int failed;              /* set once: everyone stops */
+    int ret;                 /* the first failure's -errno */
+    img_err err;             /* and its message */
+    int offload;             /* copy offloading is still worth trying */
+    uint64_t progress_total; /* bytes of chunks that count for progress */
+    uint64_t progress_done;
+    cvt_stats stats;         /* the workers' counts, summed at their end */
+    cvt_ratelimit rl;        /* has its own lock */
+} cvt_run_state;
+
+void cvt_params_init(cvt_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->min_sparse = CVT_DEFAULT_MIN_SPARSE;
+    p->target_backing_size = CVT_NO_BACKING_SIZE;
+}
+
+int cvt_default_workers(void)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long n = ncpu > 0 ? ncpu * 2 : 2;
+    if (n < 2) {
+        n = 2;
+    }
+    return n > 8 ? 8 : (int)n;
+}
+
+/* Records the first failure and wakes every waiting worker. */
+static void fail(cvt_run_state *st, int r, const img_err *err)
+{
+    pthread_mutex_lock(&st->lock);
+    if (!st->failed) {
+        st->failed = 1;
+        st->ret = r;
+        st->err = *err;
+    }
+    pthread_cond_broadcast(&st->turn);
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* Counts a claimed chunk towards progress (caller holds the lock). */
+static void progress_locked(cvt_run_state *st, const cvt_chunk *c)
+{
+    const cvt_params *p = st->p;
+    if (!p->progress || !cvt_chunk_counts(c) || st->progress_total == 0) {
+        return;
+    }
+    st->progress_done += c->len;
+    p->progress(p->progress_opaque,
+                (float)(100.0 * (double)st->progress_done /
+                        (double)st->progress_total));
+}
+
+/* Takes the next chunk and its ticket; 0 when there is nothing (more) to
+ * do or the run failed. */
+static int claim(cvt_run_state *st, cvt_chunk *c)
+{
+    img_err err = { 0 };
+    pthread_mutex_lock(&st->lock);
+    int r = st->failed ? 0 : cvt_plan_next(&st->plan, c, &err);
+    if (r < 0 && !st->failed) {
+        st->failed = 1;
+        st->ret = r;
+        st->err = err;
+        pthread_cond_broadcast(&st->turn);
+    } else if (r > 0) {
+        c->seq = st->next_seq++;
+        progress_locked(st, c);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return r > 0;
+}
+
+/* Waits until chunk c may be written; 0 when the run failed meanwhile. */
+static int take_turn(cvt_run_state *st, const cvt_chunk *c)
+{
+    pthread_mutex_lock(&st->lock);
+    while (!st->p->out_of_order && !st->failed && st->write_seq != c->seq) {
+        pthread_cond_wait(&st->turn, &st->lock);
+    }
+    int go = !st->failed;
+    pthread_mutex_unlock(&st->lock);
+    return go;
+}
+
+static void pass_turn(cvt_run_state *st)
+{
+    if (st->p->out_of_order) {
+        return;
+    }
+    pthread_mutex_lock(&st->lock);
+    st->write_seq++;
+    pthread_cond_broadcast(&st->turn);
+    pthread_mutex_unlock(&st->lock);
+}
+
+static int offload_enabled(cvt_run_state *st)
+{
+    pthread_mutex_lock(&st->lock);
+    int on = st->offload;
+    pthread_mutex_unlock(&st->lock);
+    return on;
+}
+
+/* Reads a data chunk's bytes into buf. */
+static int read_chunk(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
+                      img_err *err)
+{
+    int r = cvt_src_read(st->p, buf, c->len, c->off, err);
+    if (r < 0) {
+        img_err_prepend(err, "error while reading at byte %" PRIu64 ": ",
+                        c->off);
+    }
+    return r;
+}
+
+/* Gets what the write needs: the data, zeros for -S 0, or nothing when
+ * the chunk will be copied in the kernel (*offload). */
+static int fetch(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
+                 int *offload, img_err *err)
+{
+    *offload = 0;
+    if (c->kind != CVT_DATA) {
+        return 0;
+    }
+    if (c->explicit_zero) {
+        memset(buf, 0, c->len);
+        return 0;
+    }
+    if (st->p->copy_offload && offload_enabled(st)) {
+        *offload = 1;
+        return 0;
+    }
+    return read_chunk(st, c, buf, err);
+}
+
+/* Copies a data chunk with copy offloading; on any failure turns
+ * offloading off and copies it the normal way (as qemu-img does). */
+static int offload_chunk(cvt_run_state *st, const cvt_chunk *c,
+                         uint8_t *buf, cvt_stats *local, img_err *err)
+{
+    cvt_ratelimit_wait(&st->rl, c->len);
+    int r = cvt_src_copy_offload(st->p, c->off, c->len, err);
+    if (r >= 0) {
+        local->offloaded += c->len;
+        return r;
+    }
+    img_err_clear(err);
+    pthread_mutex_lock(&st->lock);
+    st->offload = 0;
+    pthread_mutex_unlock(&st->lock);
+    r = read_chunk(st, c, buf, err);
+    if (r < 0) {
+        return r;
+    }
+    return cvt_write_chunk(st->p, c, buf, &st->rl, local, err);
+}
+
+/* Processes one claimed chunk; returns 0 to go on, -1 to stop. */
+static int do_chunk(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
+                    cvt_stats *local)
+{
+    img_err err = { 0 };
+    int offload;
+    int r = fetch(st, c, buf, &offload, &err);
+    if (r < 0) {
+        fail(st, r, &err);
+        return -1;
+    }
+    if (!take_turn(st, c)) {
+        return -1;
+    }
+    if (offload) {
+        r = offload_chunk(st, c, buf, local, &err);
+    } else {
+        r = cvt_write_chunk(st->p, c, buf, &st->rl, local, &err);
+    }
+    if (r < 0) {
+        fail(st, r, &err); /* before passing the turn: nothing after it */
+    }
+    pass_turn(st);
+    return r < 0 ? -1 : 0;
+}
+
+static void add_stats(cvt_stats *to, const cvt_stats *from)
+{
+    to->data_written += from->data_written;
+    to->zero_written += from->zero_written;
+    to->skipped += from->skipped;
+    to->offloaded += from->offloaded;
+}
+
+static void *worker_main(void *arg)
+{
+    cvt_run_state *st = arg;
+    cvt_stats local = { 0 };
+    void *buf = NULL;
+    if (posix_memalign(&buf, BUF_ALIGN, (size_t)st->chunk) != 0) {
+        img_err err = { 0 };
+        fail(st, img_err_set(&err, ENOMEM, "Out of memory"), &err);
+        return NULL;
+    }
+    cvt_chunk c;
+    while (claim(st, &c) && do_chunk(st, &c, buf, &local) == 0) {
+        /* next chunk */
+    }
+    free(buf);
+    pthread_mutex_lock(&st->lock);
+    add_stats(&st->stats, &local);
+    pthread_mutex_unlock(&st->lock);
+    return NULL;
+}
+
+/* Sums the bytes that count for progress with a planner of its own (the
+ * same walk the workers will make), as qemu-img's first pass does. */
+static int prescan(cvt_run_state *st, img_err *err)
+{
+    cvt_plan pl;
+    cvt_chunk c;
+    int r;
+    cvt_plan_init(&pl, st->p, st->chunk);
+    while ((r = cvt_plan_next(&pl, &c, err)) > 0) {
+        if (cvt_chunk_counts(&c)) {
+            st->progress_total += c.len;
+        }
+    }
+    return r;
+}
+
+/* Runs the workers: workers - 1 threads plus the calling thread.  If a
+ * thread cannot be started, the others do its share. */
+static void run_workers(cvt_run_state *st, int workers)
+{
+    pthread_t tid[CVT_MAX_WORKERS];
+    int started = 0;
+    for (int i = 1; i < workers; i++) {
+        if (pthread_create(&tid[started], NULL, worker_main, st) == 0) {
+            started++;
+        }
+    }
+    worker_main(st);
+    for (int i = 0; i < started; i++) {
+        pthread_join(tid[i], NULL);
+    }
+}
+
+/* Rejects parameters the engine cannot honour. */
+static int check_params(const cvt_params *p, img_err *err)
+{
+    if (!p->src || p->nsrc < 1 || !p->dst) {
+        return img_err_set(err, EINVAL, "No source or target image");
+    }
+    for (int i = 0; i < p->nsrc; i++) {
+        if (!p->src[i]) {
+            return img_err_set(err, EINVAL, "Source image %d missing", i);
+        }
+    }
+    if (p->workers > CVT_MAX_WORKERS || p->chunk_size > CVT_MAX_CHUNK) {
+        return img_err_set(err, EINVAL, "Too many workers or too large "
+                           "a chunk");
+    }
+    if (p->compress && (p->cluster_size == 0 ||
+                        p->cluster_size > CVT_MAX_CHUNK)) {
+        return img_err_set(err, EINVAL, "invalid cluster size");
+    }
+    if (img_size(p->dst) < cvt_total_size(p->src, p->nsrc)) {
+        return img_err_set(err, EINVAL, "output file is smaller than "
+                           "input file");
+    }
+    return 0;
+}
+
+static uint64_t chunk_size(const cvt_params *p)
+{
+    if (p->compress) {
+        return p->cluster_size;
+    }
+    return p->chunk_size ? p->chunk_size : CVT_DEFAULT_CHUNK;
+}
+
+/* Runs the copy and the final flush; the state is set up. */
+static int run(cvt_run_state *st, img_err *err)
+{
+    const cvt_params *p = st->p;
+    int r = p->progress ? prescan(st, err) : 0;
+    if (r < 0) {
+        return r;
+    }
+    run_workers(st, p->workers > 0 ? p->workers : cvt_default_workers());
+    if (st->failed) {
+        if (err) {
+            *err = st->err;
+        }
+        return st->ret;
+    }
+    r = p->no_flush ? 0 : img_flush(p->dst, err);
+    if (r < 0) {
+        img_err_prepend(err, "error while flushing: ");
+    }
+    return r;
+}
+
+int cvt_run(const cvt_params *p, cvt_stats *stats, img_err *err)
+{
+    int r = check_params(p, err);
+    if (r < 0) {
+        return r;
+    }
+    cvt_run_state st;
+    memset(&st, 0, sizeof(st));
+    st.p = p;
+    st.chunk = chunk_size(p);
+    st.offload = p->copy_offload;
+    pthread_mutex_init(&st.lock, NULL);
+    pthread_cond_init(&st.turn, NULL);
+    cvt_ratelimit_init(&st.rl, p->rate_limit);
+    cvt_plan_init(&st.plan, p, st.chunk);
+    r = run(&st, err);
+    if (stats) {
+        *stats = st.stats;
+    }
+    cvt_ratelimit_destroy(&st.rl);
+    pthread_cond_destroy(&st.turn);
+    pthread_mutex_destroy(&st.lock);
+    return r;
+}

@@ -1,0 +1,97 @@
+/* convert/sources.c -- the sources of a conversion seen as one virtual
+ * disk: "qemu-img convert a b c out" writes a, then b, then c.
+ *
+ * QEMU counts image sizes in 512-byte sectors, so a source whose size is
+ * not a multiple of 512 occupies its size rounded up, the tail reading as
+ * zeros; we do the same so that outputs have qemu-img's size and layout.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "cvt_internal.h"
+
+#define SECTOR 512u
+
+uint64_t cvt_src_span(img *src)
+{
+    uint64_t size = img_size(src);
+    return size + ((SECTOR - size % SECTOR) % SECTOR);
+}
+
+uint64_t cvt_total_size(img *const *src, int nsrc)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < nsrc; i++) {
+        total += cvt_src_span(src[i]);
+    }
+    return total;
+}
+
+int cvt_src_locate(const cvt_params *p, uint64_t off, uint64_t *start)
+{
+    uint64_t base = 0;
+    int i = 0;
+    for (; i < p->nsrc - 1; i++) {
+        uint64_t span = cvt_src_span(p->src[i]);
+        if (off < base + span) {
+            break;
+        }
+        base += span;
+    }
+    *start = base;
+    return i;
+}
+
+/* Reads [off, off+len) of one source's span: inside its size from the
+ * image, past it zeros. */
+static int read_span(img *src, uint8_t *buf, uint64_t len, uint64_t off,
+                     img_err *err)
+{
+    uint64_t size = img_size(src);
+    uint64_t in = off >= size ? 0 : size - off;
+    if (in > len) {
+        in = len;
+    }
+    if (in < len) {
+        memset(buf + in, 0, len - in);
+    }
+    return in ? img_pread(src, buf, in, off, err) : 0;
+}
+
+int cvt_src_read(const cvt_params *p, void *buf, uint64_t len, uint64_t off,
+                 img_err *err)
+{
+    uint8_t *out = buf;
+    while (len > 0) {
+        uint64_t start;
+        int i = cvt_src_locate(p, off, &start);
+        uint64_t local = off - start;
+        uint64_t span = cvt_src_span(p->src[i]);
+        uint64_t n = span - local < len ? span - local : len;
+        int r = read_span(p->src[i], out, n, local, err);
+        if (r < 0) {
+            return r;
+        }
+        out += n;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int cvt_src_copy_offload(const cvt_params *p, uint64_t off, uint64_t len,
+                         img_err *err)
+{
+    uint64_t start;
+    img *src = p->src[cvt_src_locate(p, off, &start)];
+    uint64_t local = off - start;
+    /* Only raw on raw maps image offsets to file offsets one to one; a
+     * probed raw target keeps its sector-0 guard on the normal path. */
+    if (strcmp(img_format(src), "raw") != 0 ||
+        strcmp(img_format(p->dst), "raw") != 0 ||
+        img_probed_raw(p->dst) || local + len > img_size(src)) {
+        return -ENOTSUP;
+    }
+    return img_file_copy_range(img_get_file(src), local,
+                               img_get_file(p->dst), off, len, err);
+}

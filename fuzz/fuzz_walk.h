@@ -1,0 +1,21 @@
+/* fuzz/fuzz_walk.h -- the body shared by the libFuzzer harnesses.
+ *
+ * Each fuzz/fuzz_<target>.c opens the fuzzer's input as a memory file with
+ * one format (or by probing) and hands it to fuzz_open_and_walk(), which
+ * exercises the read-only API the way the CLI does and frees everything.
+ */
+#ifndef FUZZ_FUZZ_WALK_H
+#define FUZZ_FUZZ_WALK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* libFuzzer's entry point, defined once per harness. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Opens data[0..size) as an image of format (NULL: probe) and walks info,
+ * block status, reads and check.  Never exits; aborts (a finding) only
+ * when libimg breaks its own API contract. */
+void fuzz_open_and_walk(const uint8_t *data, size_t size, const char *format);
+
+#endif

@@ -1,0 +1,89 @@
+# tests/cross/same_lib.sh -- helpers for cross-checks that run the same
+# command with qemu-img and with vdisk and require the same result.
+# Source it first (it is not a test by itself):
+#
+#   . "$SRCDIR/same_lib.sh"
+#   both 'truncate -s 1M a.raw'          # the same setup on both sides
+#   same create -f raw b.raw 64k         # same stdout and exit status
+#   same_files b.raw                     # identical files afterwards
+#   finish                               # exit status: 0 when all agreed
+#
+# qemu-img runs in ./q and vdisk in ./v, so relative file names in the
+# commands refer to each tool's own copy.  stderr is not compared (vdisk
+# words its messages its own way) but is shown when something differs.
+
+mkdir -p q v || exit 1
+cross_failures=0
+
+cross_fail()
+{
+    echo "FAIL: $*"
+    cross_failures=$((cross_failures + 1))
+}
+
+# both SHELL_SNIPPET: runs the snippet in q and in v; stops on failure.
+both()
+{
+    (cd q && eval "$1") || { echo "setup failed in q: $1"; exit 1; }
+    (cd v && eval "$1") || { echo "setup failed in v: $1"; exit 1; }
+}
+
+# same CMD ARGS...: "qemu-img CMD ARGS" in q and "vdisk CMD ARGS" in v
+# must print the same stdout and exit with the same status.
+same()
+{
+    (cd q && "$QEMU_IMG" "$@" >../q.out 2>../q.err </dev/null
+     echo $? >../q.rc)
+    (cd v && "$VDISK" "$@" >../v.out 2>../v.err </dev/null
+     echo $? >../v.rc)
+    if cmp -s q.out v.out && cmp -s q.rc v.rc; then
+        return 0
+    fi
+    cross_fail "$*"
+    echo "--- qemu-img (exit $(cat q.rc))"
+    cat q.out q.err
+    echo "--- vdisk (exit $(cat v.rc))"
+    cat v.out v.err
+}
+
+# same_files FILE...: the two copies of each file are byte for byte equal
+# and qemu-img compare (raw) finds them identical.
+same_files()
+{
+    local f in_q in_v
+    for f in "$@"; do
+        in_q=0 in_v=0
+        [[ -e q/$f ]] && in_q=1
+        [[ -e v/$f ]] && in_v=1
+        if ((in_q != in_v)); then
+            cross_fail "$f exists on one side only"
+        elif ((in_q)); then
+            cmp q/"$f" v/"$f" || cross_fail "cmp $f"
+            "$QEMU_IMG" compare -q -f raw -F raw q/"$f" v/"$f" ||
+                cross_fail "qemu-img compare $f"
+        fi
+    done
+}
+
+# same_map FILE...: qemu-img map shows the same allocation for both.
+same_map()
+{
+    local f map_q map_v
+    for f in "$@"; do
+        map_q=$("$QEMU_IMG" map -f raw --output=json q/"$f")
+        map_v=$("$QEMU_IMG" map -f raw --output=json v/"$f")
+        if [[ $map_q != "$map_v" ]]; then
+            cross_fail "map $f"
+            printf '%s\n%s\n' "$map_q" "$map_v"
+        fi
+    done
+}
+
+finish()
+{
+    if ((cross_failures)); then
+        echo "$cross_failures check(s) differed from qemu-img"
+        exit 1
+    fi
+    exit 0
+}

@@ -311,5 +311,6 @@ int img_prealloc_parse(const char *s, int *out, img_err *err)
             return 0;
         }
     }
-    return img_err_set(err, EINVAL, "Invalid parameter '%s'", s ? s : "");
+    return img_err_set(err, EINVAL, "invalid parameter value: %s",
+                       s ? s : "");
 }

@@ -253,7 +253,16 @@ int img_block_status_above(img *im, img *base, uint64_t off, uint64_t len,
         }
         len = *pnum; /* the unallocated run continues below */
         if (!cur->backing || off >= cur->backing->size) {
-            break; /* zeros: end of chain, or past a shorter backing file */
+            /* Zeros: end of chain, or past a shorter backing file.  A host
+             * offset the last layer reported (a reserved cluster) stays
+             * visible, as qemu-img map shows it. */
+            ret = IMG_BS_ZERO | (r & IMG_BS_OFFSET_VALID);
+            if (r & IMG_BS_OFFSET_VALID) {
+                *depth = d;
+                *file_img = cur;
+                return ret;
+            }
+            break;
         }
         if (len > cur->backing->size - off) {
             len = cur->backing->size - off;

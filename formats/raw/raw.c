@@ -124,8 +124,8 @@ static int raw_grow(img_file *file, uint64_t old, uint64_t size,
 static int raw_truncate(img *im, uint64_t size, int prealloc, img_err *err)
 {
     if (prealloc == IMG_PREALLOC_METADATA) {
-        return img_err_set(err, ENOTSUP, "Unsupported preallocation mode "
-                           "'metadata'");
+        return img_err_set(err, ENOTSUP, "Unsupported preallocation mode: "
+                           "metadata");
     }
     return raw_grow(im->file, im->size, size, prealloc, err);
 }
@@ -138,19 +138,21 @@ static int raw_create(img_file *file, const img_create_opts *o, img_err *err)
                                : "off";
     int r = img_prealloc_parse(mode, &prealloc, err);
     if (r >= 0 && prealloc == IMG_PREALLOC_METADATA) {
-        r = img_err_set(err, EINVAL, "Unsupported preallocation mode "
-                        "'metadata' for raw");
+        r = img_err_set(err, EINVAL, "Unsupported preallocation mode: "
+                        "metadata");
     }
     if (r < 0) {
         return r;
     }
+    /* Like QEMU, the file is a whole number of sectors. */
+    uint64_t size = round_up_sector(o->size);
     r = img_file_truncate(file, 0, err);
     if (r >= 0) {
-        r = raw_grow(file, 0, o->size, prealloc, err);
+        r = raw_grow(file, 0, size, prealloc, err);
     }
-    if (r >= 0 && prealloc == IMG_PREALLOC_OFF && o->size > 0) {
+    if (r >= 0 && prealloc != IMG_PREALLOC_FULL && size > 0) {
         static const uint8_t zeros[RAW_FIRST_BLOCK];
-        uint64_t n = o->size < RAW_FIRST_BLOCK ? o->size : RAW_FIRST_BLOCK;
+        uint64_t n = size < RAW_FIRST_BLOCK ? size : RAW_FIRST_BLOCK;
         r = img_file_pwrite(file, zeros, n, 0, err);
     }
     return r;

@@ -13,17 +13,21 @@ qemu-io -f raw -c 'sleep 20000' a.raw >/dev/null 2>&1 &
 holder=$!
 trap 'kill $holder 2>/dev/null; wait $holder 2>/dev/null' EXIT
 
-# Wait (bounded) until its lock is visible to us.
+# Wait (bounded) until its locks show in /proc/locks.  Polling with vdisk
+# itself would race: our short-lived locks can make qemu-io's open fail.
+ino=$(stat -c %i a.raw)
 locked=0
-for _ in $(seq 1 100); do
-    if ! "$VDISK" convert -f raw -O raw a.raw b.raw 2>err.txt; then
+for _ in $(seq 1 300); do
+    if grep -q "OFDLCK.*:$ino " /proc/locks; then
         locked=1
         break
     fi
-    rm -f b.raw
+    kill -0 $holder 2>/dev/null || fail "qemu-io exited early"
     sleep 0.1
 done
-[ $locked = 1 ] || fail "vdisk convert never saw qemu-io's lock"
+[ $locked = 1 ] || fail "qemu-io never took its lock"
+"$VDISK" convert -f raw -O raw a.raw b.raw 2>err.txt &&
+    fail "convert of an image in use succeeded"
 grep -q 'Failed to get shared "write" lock' err.txt ||
     fail "unexpected message: $(cat err.txt)"
 [ ! -e b.raw ] || fail "a failed convert left its output behind"

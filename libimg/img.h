@@ -31,6 +31,10 @@ enum {
     IMG_OPEN_TRUST_EXTENTS = 1u << 6, /* VMDK: extent files may be absolute,
                                          outside the image's directory or
                                          devices (ignored when UNTRUSTED) */
+    IMG_OPEN_CHECK       = 1u << 7, /* for check/repair (QEMU's
+                                       BDRV_O_CHECK): dirty images are not
+                                       repaired at open, corrupt ones may
+                                       be opened read/write */
 };
 
 /* block_status mask (QEMU BDRV_BLOCK_*). */

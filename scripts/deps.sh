@@ -15,10 +15,12 @@
 DEPS_BUILD=(meson ninja-build pkg-config gcc
             zlib1g-dev libzstd-dev libxml2-dev
             libglib2.0-dev libpixman-1-dev libslirp-dev)
-# Unit tests (Criterion).
-DEPS_TEST=(libcriterion-dev)
-# Reference implementations the tests compare against, and the benchmarks.
-DEPS_ORACLE=(qemu-utils hyperfine)
+# Unit tests (Criterion; libvmdk and libvhdi read our VMDK and VHDX images
+# back, and libvmdk's header needs libbfio's).
+DEPS_TEST=(libcriterion-dev libvmdk-dev libbfio-dev libvhdi-dev)
+# Reference implementations the tests compare against, and the benchmarks
+# (libvmdk-utils, libvhdi-utils: libyal's vmdkinfo and vhdiinfo).
+DEPS_ORACLE=(qemu-utils hyperfine libvmdk-utils libvhdi-utils)
 # clang with its runtime libraries: libFuzzer and the sanitizers.
 DEPS_FUZZ=(clang libclang-rt-14-dev)
 

@@ -7,7 +7,9 @@
 #
 # Environment: VDISK (default <repo>/build/vdisk), QEMU_IMG (qemu-img),
 # BENCH_DIR (where the 2 GiB inputs go; default a fresh dir under
-# $TMPDIR or /tmp, removed at the end), BENCH_SIZE_MB (default 2048).
+# $TMPDIR or /tmp, removed at the end), BENCH_SIZE_MB (default 2048),
+# BENCH_CACHE=warm (keep the page cache even when it could be dropped),
+# BENCH_FORMATS (default "qcow2 vhdx vmdk"; "" times raw output only).
 #
 # Inputs: sparse.raw, ~40% data in scattered 1..8 MiB runs of random bytes
 # with holes between them, and full.raw, every byte written.  Cases: raw
@@ -91,50 +93,62 @@ can_drop_caches() {
         (sync && echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null
 }
 
-if can_drop_caches; then
+if [[ ${BENCH_CACHE:-cold} != warm ]] && can_drop_caches; then
     cache_note="cold cache (page cache dropped before each run)"
     prepare="rm -f $dir/out; sync; echo 3 > /proc/sys/vm/drop_caches"
 else
-    cache_note="warm cache (inputs in the page cache; cannot drop it)"
-    prepare="rm -f $dir/out"
+    cache_note="warm cache (inputs in the page cache, not dropped)"
+    prepare="rm -f $dir/out; sync"
 fi
 
-# Mean seconds of a command line, from hyperfine's JSON or a timed loop.
+# hyperfine, unless BENCH_NO_HYPERFINE is set (to try the fallback).
+have_hyperfine() {
+    [[ -z ${BENCH_NO_HYPERFINE:-} ]] && command -v hyperfine >/dev/null
+}
+
+# "MEAN SD CPU" in seconds for a command line (CPU: user + system time,
+# "-" without hyperfine), from hyperfine's JSON or a timed loop.  Each
+# run starts with the previous output removed and synced, so neither tool
+# pays for the other's write-back.
 mean_time() {
     local name=$1 cmd=$2
-    if command -v hyperfine >/dev/null; then
+    if have_hyperfine; then
         hyperfine --warmup 1 --runs "$RUNS" --prepare "$prepare" \
             --export-json "$dir/$name.json" -n "$name" "$cmd" \
-            >/dev/null 2>&1 || { echo "failed"; return; }
+            >/dev/null 2>&1 || { echo "failed -"; return; }
         python3 -c 'import json, sys
-print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["mean"])' \
-            "$dir/$name.json"
+r = json.load(open(sys.argv[1]))["results"][0]
+print("%.3f %.3f %.3f" % (r["mean"], r["stddev"] or 0,
+                          r["user"] + r["system"]))' "$dir/$name.json"
         return
     fi
-    local total=0 i t0 t1
+    local times="" i t0 t1
     bash -c "$prepare; $cmd" >/dev/null 2>&1 # warmup
     for ((i = 0; i < RUNS; i++)); do
         bash -c "$prepare"
         t0=$EPOCHREALTIME
-        bash -c "$cmd" >/dev/null 2>&1 || { echo "failed"; return; }
+        bash -c "$cmd" >/dev/null 2>&1 || { echo "failed -"; return; }
         t1=$EPOCHREALTIME
-        total=$(awk -v a="$total" -v b="$t0" -v c="$t1" \
-                'BEGIN { print a + c - b }')
+        times+=" $t0:$t1"
     done
-    awk -v t="$total" -v n="$RUNS" 'BEGIN { printf "%.3f\n", t / n }'
+    echo "$times" | awk -v RS=' ' -F: 'NF == 2 {
+        d = $2 - $1; s += d; q += d * d; n++ }
+        END { m = s / n; v = n > 1 ? (q - n * m * m) / (n - 1) : 0;
+              printf "%.3f %.3f -\n", m, (v > 0 ? sqrt(v) : 0) }'
 }
 
 # One table row: the same conversion by both tools.
 bench_case() {
     local label=$1 opts=$2 input=$3
-    local v q ratio
-    v=$(mean_time "vdisk-$label" \
+    local v vsd vcpu q qsd qcpu ratio
+    read -r v vsd vcpu < <(mean_time "vdisk-${label// /_}" \
         "$VDISK convert $opts $dir/$input $dir/out")
-    q=$(mean_time "qemu-$label" \
+    read -r q qsd qcpu < <(mean_time "qemu-${label// /_}" \
         "$QEMU_IMG convert $opts $dir/$input $dir/out")
     ratio=$(awk -v v="$v" -v q="$q" \
             'BEGIN { if (v > 0) printf "%.2f", q / v; else print "-" }')
-    printf "%-26s %10s %10s %8s\n" "$label" "$v" "$q" "$ratio"
+    printf "%-20s %6s %6s %6s %7s %6s %6s %5s\n" "$label" "$v" "$vsd" \
+        "$vcpu" "$q" "$qsd" "$qcpu" "$ratio"
 }
 
 vdisk_creates() {
@@ -154,26 +168,29 @@ rm -f "$dir/seed"
 sync
 echo "$("$VDISK" --version | head -1); $("$QEMU_IMG" --version | head -1)"
 echo "$(nproc) CPUs, $RUNS runs per case, $cache_note"
-if command -v hyperfine >/dev/null; then
+if have_hyperfine; then
     echo "timing: $(hyperfine --version)"
 else
     echo "timing: shell loop (hyperfine not installed)"
 fi
 echo
-printf "%-26s %10s %10s %8s\n" "case" "vdisk s" "qemu-img s" "q/v"
+echo "seconds: mean wall time, its standard deviation, mean CPU time"
+echo "(user + system); q/v = qemu-img wall / vdisk wall"
+printf "%-20s %6s %6s %6s %7s %6s %6s %5s\n" "case" "vdisk" "sd" "cpu" \
+    "qemu" "sd" "cpu" "q/v"
 bench_case "sparse -O raw" "-O raw" sparse.raw
 bench_case "sparse -O raw -W" "-O raw -W" sparse.raw
 bench_case "full -O raw" "-O raw" full.raw
 bench_case "full -O raw -W" "-O raw -W" full.raw
-for fmt in qcow2 vhdx vmdk; do
+for fmt in ${BENCH_FORMATS-qcow2 vhdx vmdk}; do
     if vdisk_creates "$fmt"; then
         bench_case "sparse -O $fmt" "-O $fmt" sparse.raw
         bench_case "full -O $fmt" "-O $fmt" full.raw
         bench_case "full -O $fmt -W" "-O $fmt -W" full.raw
     else
-        printf "%-26s %s\n" "-O $fmt" "(skipped: vdisk cannot create $fmt)"
+        printf "%-20s %s\n" "-O $fmt" "(skipped: vdisk cannot create $fmt)"
     fi
 done
-if vdisk_creates qcow2; then
+if [[ " ${BENCH_FORMATS-qcow2} " == *" qcow2 "* ]] && vdisk_creates qcow2; then
     bench_case "sparse -O qcow2 -c" "-O qcow2 -c" sparse.raw
 fi

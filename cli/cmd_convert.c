@@ -69,6 +69,7 @@ typedef struct convert_state {
     const img_driver *drv; /* target driver, NULL with -n */
     const char *backing;   /* target backing file name, or NULL */
     int created;           /* this run created the output file */
+    int removable;         /* it was a regular file or did not exist */
     cli_progress progress;
 } convert_state;
 
@@ -522,14 +523,18 @@ static int chain_uses(img *im, const struct stat *st)
 }
 
 /* Creating the output truncates it: refuse when it is an input.  The
- * message is the lock failure qemu-img reports in this case. */
+ * message is the lock failure qemu-img reports in this case.  Also notes
+ * whether a failed run may remove the output: only a regular file (or
+ * none) is, never a device node. */
 static int check_not_input(const cli_env *env, const convert_args *a,
-                           const convert_state *s)
+                           convert_state *s)
 {
     struct stat st;
     if (stat(a->out, &st) != 0) {
+        s->removable = 1;
         return 0;
     }
+    s->removable = S_ISREG(st.st_mode);
     for (int i = 0; i < a->nsrc; i++) {
         if (chain_uses(s->src[i], &st)) {
             cli_error(env,
@@ -543,6 +548,8 @@ static int check_not_input(const cli_env *env, const convert_args *a,
     return 0;
 }
 
+/* img_create() with the sources' total size and the parsed options; the
+ * error is qemu-img's "OUT: error while converting FMT: ..." */
 static int create_target(const cli_env *env, const convert_args *a,
                          convert_state *s, uint64_t total)
 {
@@ -598,6 +605,12 @@ static void on_progress(void *opaque, float percent)
     cli_progress_set(opaque, percent);
 }
 
+/* --salvage warnings (not with -q, as in qemu-img). */
+static void on_warn(void *opaque, const char *msg)
+{
+    cli_warn(opaque, "%s", msg);
+}
+
 /* Target cluster size, which compressed writes need. */
 static int target_cluster(const cli_env *env, const convert_args *a, img *dst,
                           uint64_t *cluster)
@@ -616,6 +629,10 @@ static int target_cluster(const cli_env *env, const convert_args *a, img *dst,
     return 0;
 }
 
+/* Maps the options onto the engine (convert/engine.h) and runs it.  The
+ * target reads as zeros when the user says so (--target-is-zero) or when
+ * this run created it with a zero-initialising driver, without a backing
+ * file and with sparse detection on (QEMU's has_zero_init rule). */
 static int run_copy(const cli_env *env, const convert_args *a, convert_state *s)
 {
     cvt_params p;
@@ -640,6 +657,9 @@ static int run_copy(const cli_env *env, const convert_args *a, convert_state *s)
     }
     p.progress = on_progress;
     p.progress_opaque = &s->progress;
+    p.salvage = a->salvage;
+    p.warn = a->quiet ? NULL : on_warn;
+    p.warn_opaque = (void *)env;
     if (target_cluster(env, a, s->dst, &p.cluster_size) < 0) {
         return -1;
     }
@@ -678,11 +698,11 @@ static int convert(const cli_env *env, const convert_args *a, convert_state *s)
 }
 
 /* Closes everything; removes the output of a failed run that created
- * it. */
+ * it (unless it is not a regular file). */
 static void convert_cleanup(const convert_args *a, convert_state *s, int ok)
 {
     img_close(s->dst);
-    if (!ok && s->created) {
+    if (!ok && s->created && s->removable) {
         unlink(a->out);
     }
     for (int i = 0; s->src && i < a->nsrc; i++) {
@@ -692,6 +712,8 @@ static void convert_cleanup(const convert_args *a, convert_state *s, int ok)
     img_opts_free(s->create_opts);
 }
 
+/* Options, early checks, then progress around the conversion; exit
+ * status 0 or 1. */
 int cmd_convert(const cli_env *env, int argc, char **argv)
 {
     convert_args a = { .min_sparse = CVT_DEFAULT_MIN_SPARSE,

@@ -21,11 +21,11 @@ typedef enum cvt_kind {
 
 /* One unit of work. */
 typedef struct cvt_chunk {
-    uint64_t off;  /* target offset */
-    uint64_t len;  /* bytes, >= 1 */
+    uint64_t off; /* target offset */
+    uint64_t len; /* bytes, >= 1 */
     cvt_kind kind;
     int explicit_zero; /* CVT_DATA made of zeros (min_sparse 0) */
-    uint64_t seq;  /* ticket: position in write order */
+    uint64_t seq;      /* ticket: position in write order */
 } cvt_chunk;
 
 /* ---- sources.c: the sources as one virtual disk ---- */
@@ -39,6 +39,13 @@ int cvt_src_locate(const cvt_params *p, uint64_t off, uint64_t *start);
  * read as zeros.  Returns 0 or -errno. */
 int cvt_src_read(const cvt_params *p, void *buf, uint64_t len, uint64_t off,
                  img_err *err);
+/* Same, for --salvage: a failed read is retried sector by sector, and
+ * each sector that still fails is warned about and read as zeros. */
+void cvt_src_read_salvage(const cvt_params *p, uint8_t *buf, uint64_t len,
+                          uint64_t off);
+/* Passes a formatted warning to p->warn (if set). */
+void cvt_warn(const cvt_params *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Copies [off, off+len), which lies in one raw source and inside its
  * size, to the same offset of a raw target in the kernel.  -ENOTSUP when
  * that is not possible (caller falls back to read + write). */
@@ -49,11 +56,12 @@ int cvt_src_copy_offload(const cvt_params *p, uint64_t off, uint64_t len,
 
 typedef struct cvt_plan {
     const cvt_params *p;
-    uint64_t total;     /* target bytes to cover */
-    uint64_t chunk;     /* data chunk length */
-    uint64_t pos;       /* next target offset */
-    uint64_t run_end;   /* end of the cached block-status run */
-    cvt_kind run_kind;  /* its kind */
+    uint64_t total;    /* target bytes to cover */
+    uint64_t chunk;    /* data chunk length */
+    uint64_t pos;      /* next target offset */
+    uint64_t run_end;  /* end of the cached block-status run */
+    cvt_kind run_kind; /* its kind */
+    int quiet;         /* no salvage warnings (the progress pre-scan) */
 } cvt_plan;
 
 /* Starts a walk over the whole concatenation.  chunk is the data unit
@@ -69,8 +77,8 @@ int cvt_chunk_counts(const cvt_chunk *c);
 
 typedef struct cvt_ratelimit {
     pthread_mutex_t lock;
-    uint64_t rate;         /* bytes per second, 0: unlimited */
-    struct timespec next;  /* when the next request may start */
+    uint64_t rate;        /* bytes per second, 0: unlimited */
+    struct timespec next; /* when the next request may start */
 } cvt_ratelimit;
 
 void cvt_ratelimit_init(cvt_ratelimit *rl, uint64_t rate);
@@ -83,8 +91,7 @@ void cvt_ratelimit_wait(cvt_ratelimit *rl, uint64_t bytes);
 /* Writes chunk c; for CVT_DATA its bytes are in buf.  Adds what it did to
  * st.  Returns 0 or -errno with err set ("error while writing at byte N:
  * ..."). */
-int cvt_write_chunk(const cvt_params *p, const cvt_chunk *c,
-                    const uint8_t *buf, cvt_ratelimit *rl, cvt_stats *st,
-                    img_err *err);
+int cvt_write_chunk(const cvt_params *p, const cvt_chunk *c, const uint8_t *buf,
+                    cvt_ratelimit *rl, cvt_stats *st, img_err *err);
 
 #endif

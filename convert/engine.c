@@ -36,8 +36,8 @@ typedef struct cvt_run_state {
     int offload;             /* copy offloading is still worth trying */
     uint64_t progress_total; /* bytes of chunks that count for progress */
     uint64_t progress_done;
-    cvt_stats stats;         /* the workers' counts, summed at their end */
-    cvt_ratelimit rl;        /* has its own lock */
+    cvt_stats stats;  /* the workers' counts, summed at their end */
+    cvt_ratelimit rl; /* has its own lock */
 } cvt_run_state;
 
 void cvt_params_init(cvt_params *p)
@@ -47,6 +47,8 @@ void cvt_params_init(cvt_params *p)
     p->target_backing_size = CVT_NO_BACKING_SIZE;
 }
 
+/* Enough threads to overlap reads and writes on small machines, and no
+ * more than qemu-img's 8 coroutines on big ones. */
 int cvt_default_workers(void)
 {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -78,9 +80,8 @@ static void progress_locked(cvt_run_state *st, const cvt_chunk *c)
         return;
     }
     st->progress_done += c->len;
-    p->progress(p->progress_opaque,
-                (float)(100.0 * (double)st->progress_done /
-                        (double)st->progress_total));
+    p->progress(p->progress_opaque, (float)(100.0 * (double)st->progress_done /
+                                            (double)st->progress_total));
 }
 
 /* Takes the next chunk and its ticket; 0 when there is nothing (more) to
@@ -115,6 +116,7 @@ static int take_turn(cvt_run_state *st, const cvt_chunk *c)
     return go;
 }
 
+/* Lets the next ticket write (in order mode; nothing to do with -W). */
 static void pass_turn(cvt_run_state *st)
 {
     if (st->p->out_of_order) {
@@ -126,6 +128,8 @@ static void pass_turn(cvt_run_state *st)
     pthread_mutex_unlock(&st->lock);
 }
 
+/* Whether copy offloading is still on: the first chunk that cannot be
+ * offloaded turns it off for the rest of the run. */
 static int offload_enabled(cvt_run_state *st)
 {
     pthread_mutex_lock(&st->lock);
@@ -139,6 +143,11 @@ static int read_chunk(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
                       img_err *err)
 {
     int r = cvt_src_read(st->p, buf, c->len, c->off, err);
+    if (r < 0 && st->p->salvage) {
+        img_err_clear(err);
+        cvt_src_read_salvage(st->p, buf, c->len, c->off);
+        return 0;
+    }
     if (r < 0) {
         img_err_prepend(err, "error while reading at byte %" PRIu64 ": ",
                         c->off);
@@ -168,8 +177,8 @@ static int fetch(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
 
 /* Copies a data chunk with copy offloading; on any failure turns
  * offloading off and copies it the normal way (as qemu-img does). */
-static int offload_chunk(cvt_run_state *st, const cvt_chunk *c,
-                         uint8_t *buf, cvt_stats *local, img_err *err)
+static int offload_chunk(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
+                         cvt_stats *local, img_err *err)
 {
     cvt_ratelimit_wait(&st->rl, c->len);
     int r = cvt_src_copy_offload(st->p, c->off, c->len, err);
@@ -214,6 +223,7 @@ static int do_chunk(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
     return r < 0 ? -1 : 0;
 }
 
+/* Adds a worker's counts to the run's (caller holds the lock). */
 static void add_stats(cvt_stats *to, const cvt_stats *from)
 {
     to->data_written += from->data_written;
@@ -222,6 +232,8 @@ static void add_stats(cvt_stats *to, const cvt_stats *from)
     to->offloaded += from->offloaded;
 }
 
+/* One worker: its own buffer and counters, then claim, fetch, write
+ * until the planner runs dry or the run fails. */
 static void *worker_main(void *arg)
 {
     cvt_run_state *st = arg;
@@ -251,6 +263,7 @@ static int prescan(cvt_run_state *st, img_err *err)
     cvt_chunk c;
     int r;
     cvt_plan_init(&pl, st->p, st->chunk);
+    pl.quiet = 1;
     while ((r = cvt_plan_next(&pl, &c, err)) > 0) {
         if (cvt_chunk_counts(&c)) {
             st->progress_total += c.len;
@@ -288,20 +301,24 @@ static int check_params(const cvt_params *p, img_err *err)
         }
     }
     if (p->workers > CVT_MAX_WORKERS || p->chunk_size > CVT_MAX_CHUNK) {
-        return img_err_set(err, EINVAL, "Too many workers or too large "
+        return img_err_set(err, EINVAL,
+                           "Too many workers or too large "
                            "a chunk");
     }
-    if (p->compress && (p->cluster_size == 0 ||
-                        p->cluster_size > CVT_MAX_CHUNK)) {
+    if (p->compress &&
+        (p->cluster_size == 0 || p->cluster_size > CVT_MAX_CHUNK)) {
         return img_err_set(err, EINVAL, "invalid cluster size");
     }
     if (img_size(p->dst) < cvt_total_size(p->src, p->nsrc)) {
-        return img_err_set(err, EINVAL, "output file is smaller than "
+        return img_err_set(err, EINVAL,
+                           "output file is smaller than "
                            "input file");
     }
     return 0;
 }
 
+/* The data unit: a cluster when compressing (written whole), else the
+ * configured chunk. */
 static uint64_t chunk_size(const cvt_params *p)
 {
     if (p->compress) {
@@ -332,6 +349,7 @@ static int run(cvt_run_state *st, img_err *err)
     return r;
 }
 
+/* Sets up the shared state, runs, and tears it down whatever happened. */
 int cvt_run(const cvt_params *p, cvt_stats *stats, img_err *err)
 {
     int r = check_params(p, err);

@@ -18,7 +18,10 @@
  *   - data chunks are scanned for zero blocks: runs of at least min_sparse
  *     bytes (and leading/trailing zero blocks of a chunk) are treated as
  *     zero ranges; min_sparse 0 writes every byte, zeros included;
- *   - compress writes whole clusters with IMG_WRITE_COMPRESSED.
+ *   - compress writes whole clusters with IMG_WRITE_COMPRESSED;
+ *   - with salvage, a failed read is retried sector by sector, and
+ *     sectors that cannot be read (or whose status cannot) become zeros
+ *     (qemu-img --salvage).
  * Every source is taken to span its size rounded up to 512 bytes (QEMU
  * counts sectors), the tail reading as zeros.
  */
@@ -46,32 +49,39 @@
  * claimed, as in qemu-img, so the sequence is reproducible. */
 typedef void (*cvt_progress_fn)(void *opaque, float percent);
 
+/* Called with a warning such as "error while reading offset 512: ...",
+ * possibly from several threads at once. */
+typedef void (*cvt_warn_fn)(void *opaque, const char *msg);
+
 typedef struct cvt_params {
-    img *const *src;     /* sources, concatenated in order (borrowed) */
-    int nsrc;            /* number of sources, >= 1 */
-    img *dst;            /* open writable target, size >= cvt_total_size() */
-    int workers;         /* threads, 1..CVT_MAX_WORKERS; <= 0: default */
-    int out_of_order;    /* -W: writes may land in any order */
-    uint64_t min_sparse; /* -S in bytes; 0: write everything (no holes) */
-    uint64_t chunk_size; /* data unit, <= CVT_MAX_CHUNK; 0: default */
-    int compress;        /* -c: whole clusters with IMG_WRITE_COMPRESSED */
-    uint64_t cluster_size; /* target cluster size; required by compress */
-    int target_is_zero;  /* target reads as zeros: skip zero ranges */
+    img *const *src;        /* sources, concatenated in order (borrowed) */
+    int nsrc;               /* number of sources, >= 1 */
+    img *dst;               /* open writable target, size >= cvt_total_size() */
+    int workers;            /* threads, 1..CVT_MAX_WORKERS; <= 0: default */
+    int out_of_order;       /* -W: writes may land in any order */
+    uint64_t min_sparse;    /* -S in bytes; 0: write everything (no holes) */
+    uint64_t chunk_size;    /* data unit, <= CVT_MAX_CHUNK; 0: default */
+    int compress;           /* -c: whole clusters with IMG_WRITE_COMPRESSED */
+    uint64_t cluster_size;  /* target cluster size; required by compress */
+    int target_is_zero;     /* target reads as zeros: skip zero ranges */
     int target_has_backing; /* copy only the sources' top layers */
     uint64_t target_backing_size; /* zeros past it need not be written */
     int copy_offload;    /* -C: copy raw data with img_file_copy_range */
     uint64_t rate_limit; /* -r: bytes per second written; 0: unlimited */
     int no_flush;        /* skip the final img_flush (-t unsafe on raw) */
+    int salvage;         /* --salvage: unreadable sectors become zeros */
+    cvt_warn_fn warn;    /* salvage warnings; NULL: silent */
+    void *warn_opaque;
     cvt_progress_fn progress; /* NULL: no progress (and no pre-scan) */
     void *progress_opaque;
 } cvt_params;
 
 /* What a run did, in bytes of the target. */
 typedef struct cvt_stats {
-    uint64_t data_written;   /* written with img_pwrite */
-    uint64_t zero_written;   /* written with img_pwrite_zeroes */
-    uint64_t skipped;        /* left alone: zero target or backing shows */
-    uint64_t offloaded;      /* copied with img_file_copy_range */
+    uint64_t data_written; /* written with img_pwrite */
+    uint64_t zero_written; /* written with img_pwrite_zeroes */
+    uint64_t skipped;      /* left alone: zero target or backing shows */
+    uint64_t offloaded;    /* copied with img_file_copy_range */
 } cvt_stats;
 
 /* Zeroes p and sets the defaults: no sources yet, default workers and

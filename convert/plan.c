@@ -13,6 +13,8 @@
 
 /* Longest block-status query, and longest zero or skip chunk. */
 #define MAX_RUN ((uint64_t)1 << 30)
+/* What --salvage reads as data after a block-status error (a sector). */
+#define SALVAGE_RUN 512u
 
 void cvt_plan_init(cvt_plan *pl, const cvt_params *p, uint64_t chunk)
 {
@@ -53,6 +55,34 @@ static uint64_t run_bound(const cvt_plan *pl, uint64_t local, uint64_t span)
     return len;
 }
 
+/* A block-status query of [local, local+len) failed with r and e.  With
+ * --salvage the first sector becomes data (its read salvages what it
+ * can); otherwise the error is returned with its offset. */
+static int status_failed(cvt_plan *pl, uint64_t local, uint64_t len, int r,
+                         img_err *e, img_err *err)
+{
+    const cvt_params *p = pl->p;
+    if (p->salvage) {
+        if (!pl->quiet) {
+            cvt_warn(p,
+                     "error while reading block status at offset "
+                     "%" PRIu64 ": %s",
+                     local, e->msg);
+        }
+        pl->run_kind = CVT_DATA;
+        pl->run_end = pl->pos + (len < SALVAGE_RUN ? len : SALVAGE_RUN);
+        return 0;
+    }
+    img_err_prepend(e,
+                    "error while reading block status at offset "
+                    "%" PRIu64 ": ",
+                    local);
+    if (err) {
+        *err = *e;
+    }
+    return r;
+}
+
 /* Queries the status of the run starting at pl->pos and caches it. */
 static int query_run(cvt_plan *pl, img_err *err)
 {
@@ -75,12 +105,11 @@ static int query_run(cvt_plan *pl, img_err *err)
         len = size - local;
     }
     img *base = p->target_has_backing ? img_backing(src) : NULL;
+    img_err e = { 0 };
     int r = img_block_status_above(src, base, local, len, &pnum, &host_off,
-                                   &depth, &file_img, err);
+                                   &depth, &file_img, &e);
     if (r < 0) {
-        img_err_prepend(err, "error while reading block status at offset "
-                        "%" PRIu64 ": ", local);
-        return r;
+        return status_failed(pl, local, len, r, &e, err);
     }
     pl->run_kind = kind_of(p, r, post_backing);
     pl->run_end = pl->pos + pnum;
@@ -101,6 +130,9 @@ static void align_compressed(const cvt_plan *pl, cvt_chunk *c)
     }
 }
 
+/* Cuts the next chunk from the cached run, querying block status when
+ * the run is used up: data in chunk-sized pieces, zero and skip runs
+ * whole, all of them in whole clusters when compressing. */
 int cvt_plan_next(cvt_plan *pl, cvt_chunk *c, img_err *err)
 {
     const cvt_params *p = pl->p;

@@ -22,6 +22,7 @@ void cvt_ratelimit_destroy(cvt_ratelimit *rl)
     pthread_mutex_destroy(&rl->lock);
 }
 
+/* True when a is earlier than b. */
 static int ts_before(const struct timespec *a, const struct timespec *b)
 {
     return a->tv_sec < b->tv_sec ||
@@ -37,6 +38,8 @@ static void ts_add_bytes(struct timespec *t, uint64_t bytes, uint64_t rate)
     t->tv_nsec = (long)(ns % NSEC);
 }
 
+/* Reserves the slot [max(now, next), +bytes/rate) under the lock, then
+ * sleeps outside it until the slot starts. */
 void cvt_ratelimit_wait(cvt_ratelimit *rl, uint64_t bytes)
 {
     struct timespec now, start;

@@ -6,6 +6,9 @@
  * zeros; we do the same so that outputs have qemu-img's size and layout.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cvt_internal.h"
@@ -27,6 +30,8 @@ uint64_t cvt_total_size(img *const *src, int nsrc)
     return total;
 }
 
+/* Linear search: conversions have a handful of sources.  Offsets past
+ * the end land in the last source. */
 int cvt_src_locate(const cvt_params *p, uint64_t off, uint64_t *start)
 {
     uint64_t base = 0;
@@ -58,6 +63,8 @@ static int read_span(img *src, uint8_t *buf, uint64_t len, uint64_t off,
     return in ? img_pread(src, buf, in, off, err) : 0;
 }
 
+/* A read may cross from one source into the next (compressed clusters
+ * that straddle a boundary do). */
 int cvt_src_read(const cvt_params *p, void *buf, uint64_t len, uint64_t off,
                  img_err *err)
 {
@@ -79,6 +86,46 @@ int cvt_src_read(const cvt_params *p, void *buf, uint64_t len, uint64_t off,
     return 0;
 }
 
+/* Formats into a bounded buffer (warnings are one line). */
+void cvt_warn(const cvt_params *p, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    if (!p->warn) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    p->warn(p->warn_opaque, msg);
+}
+
+/* Sector by sector, like qemu-img's convert_co_read in salvage mode;
+ * offsets in warnings are the source's own, as qemu-img prints them. */
+void cvt_src_read_salvage(const cvt_params *p, uint8_t *buf, uint64_t len,
+                          uint64_t off)
+{
+    while (len > 0) {
+        uint64_t start;
+        img *src = p->src[cvt_src_locate(p, off, &start)];
+        uint64_t local = off - start;
+        /* One sector, not crossing into the next source. */
+        uint64_t n = SECTOR - local % SECTOR;
+        n = n < len ? n : len;
+        img_err err = { 0 };
+        if (read_span(src, buf, n, local, &err) < 0) {
+            cvt_warn(p, "error while reading offset %" PRIu64 ": %s", local,
+                     err.msg);
+            memset(buf, 0, n);
+        }
+        buf += n;
+        off += n;
+        len -= n;
+    }
+}
+
+/* Raw on raw only; anything else reports -ENOTSUP so the caller reads
+ * and writes instead. */
 int cvt_src_copy_offload(const cvt_params *p, uint64_t off, uint64_t len,
                          img_err *err)
 {
@@ -88,10 +135,10 @@ int cvt_src_copy_offload(const cvt_params *p, uint64_t off, uint64_t len,
     /* Only raw on raw maps image offsets to file offsets one to one; a
      * probed raw target keeps its sector-0 guard on the normal path. */
     if (strcmp(img_format(src), "raw") != 0 ||
-        strcmp(img_format(p->dst), "raw") != 0 ||
-        img_probed_raw(p->dst) || local + len > img_size(src)) {
+        strcmp(img_format(p->dst), "raw") != 0 || img_probed_raw(p->dst) ||
+        local + len > img_size(src)) {
         return -ENOTSUP;
     }
-    return img_file_copy_range(img_get_file(src), local,
-                               img_get_file(p->dst), off, len, err);
+    return img_file_copy_range(img_get_file(src), local, img_get_file(p->dst),
+                               off, len, err);
 }

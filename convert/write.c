@@ -23,6 +23,7 @@ static int write_zeroes(const cvt_params *p, uint64_t off, uint64_t len,
     return r;
 }
 
+/* Writes data bytes, compressed when asked, after the rate limit. */
 static int write_data(const cvt_params *p, const uint8_t *buf, uint64_t len,
                       uint64_t off, cvt_ratelimit *rl, cvt_stats *st,
                       img_err *err)
@@ -39,8 +40,8 @@ static int write_data(const cvt_params *p, const uint8_t *buf, uint64_t len,
 /* A data chunk with sparse detection: zero blocks become zero ranges by
  * qemu-img's rule (see cvt_zero_split). */
 static int write_sparse(const cvt_params *p, const cvt_chunk *c,
-                        const uint8_t *buf, cvt_ratelimit *rl,
-                        cvt_stats *st, img_err *err)
+                        const uint8_t *buf, cvt_ratelimit *rl, cvt_stats *st,
+                        img_err *err)
 {
     size_t gran = cvt_zero_granularity(p->min_sparse);
     uint64_t done = 0;
@@ -48,8 +49,7 @@ static int write_sparse(const cvt_params *p, const cvt_chunk *c,
         size_t n;
         int data = cvt_zero_split(buf + done, c->len - done, c->off + done,
                                   gran, p->min_sparse, &n);
-        int r = data ? write_data(p, buf + done, n, c->off + done, rl, st,
-                                  err)
+        int r = data ? write_data(p, buf + done, n, c->off + done, rl, st, err)
                      : write_zeroes(p, c->off + done, n, st, err);
         if (r < 0) {
             return r;
@@ -59,6 +59,8 @@ static int write_sparse(const cvt_params *p, const cvt_chunk *c,
     return 0;
 }
 
+/* A data chunk: everything (-S 0), a whole compressed cluster, or the
+ * data pieces with zero blocks left out. */
 static int write_data_chunk(const cvt_params *p, const cvt_chunk *c,
                             const uint8_t *buf, cvt_ratelimit *rl,
                             cvt_stats *st, img_err *err)
@@ -76,9 +78,9 @@ static int write_data_chunk(const cvt_params *p, const cvt_chunk *c,
     return write_sparse(p, c, buf, rl, st, err);
 }
 
-int cvt_write_chunk(const cvt_params *p, const cvt_chunk *c,
-                    const uint8_t *buf, cvt_ratelimit *rl, cvt_stats *st,
-                    img_err *err)
+/* Errors carry the chunk's target offset, as qemu-img reports them. */
+int cvt_write_chunk(const cvt_params *p, const cvt_chunk *c, const uint8_t *buf,
+                    cvt_ratelimit *rl, cvt_stats *st, img_err *err)
 {
     int r = 0;
     switch (c->kind) {

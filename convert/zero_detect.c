@@ -61,8 +61,8 @@ static size_t block_len(uint64_t off, size_t pos, size_t len, size_t gran)
 
 /* Length of the run of blocks from pos that are all zero or all data;
  * *zero says which. */
-static size_t run_len(const uint8_t *buf, size_t pos, size_t len,
-                      uint64_t off, size_t gran, int *zero)
+static size_t run_len(const uint8_t *buf, size_t pos, size_t len, uint64_t off,
+                      size_t gran, int *zero)
 {
     size_t n = block_len(off, pos, len, gran);
     size_t end = pos + n;
@@ -77,8 +77,8 @@ static size_t run_len(const uint8_t *buf, size_t pos, size_t len,
     return end - pos;
 }
 
-int cvt_zero_split(const uint8_t *buf, size_t len, uint64_t off,
-                   size_t gran, size_t min, size_t *pnum)
+int cvt_zero_split(const uint8_t *buf, size_t len, uint64_t off, size_t gran,
+                   size_t min, size_t *pnum)
 {
     int zero;
     if (len == 0) {

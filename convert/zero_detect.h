@@ -22,8 +22,8 @@ int cvt_is_zero(const void *buf, size_t len);
  * piece's length (>= 1 when len >= 1).  This is qemu-img's
  * is_allocated_sectors_min() rule, so holes land where qemu-img puts
  * them. */
-int cvt_zero_split(const uint8_t *buf, size_t len, uint64_t off,
-                   size_t gran, size_t min, size_t *pnum);
+int cvt_zero_split(const uint8_t *buf, size_t len, uint64_t off, size_t gran,
+                   size_t min, size_t *pnum);
 
 /* Largest power of two <= x (x >= 1), the block size for a -S value. */
 size_t cvt_zero_granularity(uint64_t min_sparse);

@@ -4,6 +4,7 @@
  */
 #include "rec_file.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,16 +12,17 @@
 #define HOLE_BLOCK 4096
 
 typedef struct rec_file {
-    img_file base;         /* must stay first */
-    img_file *inner;       /* owned */
-    int sparse;            /* report zero blocks as holes */
-    pthread_mutex_t lock;  /* guards the logs */
-    rec_op *ops;           /* write-type calls, in order */
+    img_file base;        /* must stay first */
+    img_file *inner;      /* owned */
+    int sparse;           /* report zero blocks as holes */
+    pthread_mutex_t lock; /* guards the logs */
+    rec_op *ops;          /* write-type calls, in order */
     size_t nops, cap_ops;
-    rec_op *reads;         /* reads, in order */
+    rec_op *reads; /* reads, in order */
     size_t nreads, cap_reads;
     rec_hook before_read, after_write;
     void *opaque;
+    uint64_t bad_off, bad_len; /* reads overlapping this fail */
 } rec_file;
 
 static rec_file *to_rec(img_file *f)
@@ -60,6 +62,10 @@ static int rec_pread(img_file *f, void *buf, size_t len, uint64_t off,
     pthread_mutex_lock(&r->lock);
     log_op(&r->reads, &r->nreads, &r->cap_reads, 'r', off, len);
     pthread_mutex_unlock(&r->lock);
+    if (off < r->bad_off + r->bad_len && r->bad_off < off + len) {
+        return img_err_errno(err, EIO, "Bad read at %llu",
+                             (unsigned long long)off);
+    }
     return img_file_pread(r->inner, buf, len, off, err);
 }
 
@@ -92,8 +98,7 @@ static int rec_flush(img_file *f, img_err *err)
     return img_file_flush(to_rec(f)->inner, err);
 }
 
-static int rec_punch_hole(img_file *f, uint64_t off, uint64_t len,
-                          img_err *err)
+static int rec_punch_hole(img_file *f, uint64_t off, uint64_t len, img_err *err)
 {
     record(to_rec(f), 'z', off, len);
     return img_file_punch_hole(to_rec(f)->inner, off, len, err);
@@ -205,8 +210,14 @@ uint64_t rec_file_reads_in(img_file *f, uint64_t off, uint64_t len)
     return count;
 }
 
-void rec_file_set_hooks(img_file *f, rec_hook before_read,
-                        rec_hook after_write, void *opaque)
+void rec_file_fail_reads(img_file *f, uint64_t off, uint64_t len)
+{
+    to_rec(f)->bad_off = off;
+    to_rec(f)->bad_len = len;
+}
+
+void rec_file_set_hooks(img_file *f, rec_hook before_read, rec_hook after_write,
+                        void *opaque)
 {
     rec_file *r = to_rec(f);
     r->before_read = before_read;
@@ -217,8 +228,7 @@ void rec_file_set_hooks(img_file *f, rec_hook before_read,
 img *rec_raw_image(const void *data, size_t len, int writable, int sparse,
                    img_file **rec)
 {
-    img_file *f = rec_file_new(img_mem_file_new(data, len, writable),
-                               sparse);
+    img_file *f = rec_file_new(img_mem_file_new(data, len, writable), sparse);
     img *im = NULL;
     unsigned flags = IMG_OPEN_NO_LOCK | (writable ? IMG_OPEN_RDWR : 0);
     if (f && img_open_file(f, "raw", flags, &im, NULL) < 0) {

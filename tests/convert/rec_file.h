@@ -14,7 +14,7 @@
 
 /* One recorded call. */
 typedef struct rec_op {
-    char kind;     /* 'w' pwrite, 'z' punch_hole, 't' truncate, 'f' flush */
+    char kind; /* 'w' pwrite, 'z' punch_hole, 't' truncate, 'f' flush */
     uint64_t off;
     uint64_t len;
 } rec_op;
@@ -28,9 +28,11 @@ img_file *rec_file_new(img_file *inner, int sparse);
 size_t rec_file_ops(img_file *f, rec_op *out, size_t max);
 /* Counts reads that overlap [off, off+len). */
 uint64_t rec_file_reads_in(img_file *f, uint64_t off, uint64_t len);
+/* Makes every read overlapping [off, off+len) fail with EIO. */
+void rec_file_fail_reads(img_file *f, uint64_t off, uint64_t len);
 /* Hooks: before each pread, after each recorded pwrite. */
-void rec_file_set_hooks(img_file *f, rec_hook before_read,
-                        rec_hook after_write, void *opaque);
+void rec_file_set_hooks(img_file *f, rec_hook before_read, rec_hook after_write,
+                        void *opaque);
 
 /* A raw image over a recording memory file holding data[0..len).  *rec
  * (may be NULL) receives the wrapper, which the image owns. */

@@ -31,10 +31,10 @@ static void fill_random(uint8_t *buf, size_t len, uint32_t seed)
 
 /* 1 MiB: data [0, 64K), zeros [64K, 512K), data [512K, 600K), zeros to
  * the end. */
-#define IMG_LEN MiB
+#define IMG_LEN  MiB
 #define Z1_START (64 * KiB)
-#define Z1_END (512 * KiB)
-#define D2_END (600 * KiB)
+#define Z1_END   (512 * KiB)
+#define D2_END   (600 * KiB)
 #define Z2_START D2_END /* 4 KiB aligned */
 
 static uint8_t *pattern_new(void)
@@ -292,13 +292,13 @@ Test(engine, failed_write_stops_the_run_with_its_error)
     fill_random(data, IMG_LEN, 5);
     img *src = source_new(data, IMG_LEN, 0, NULL);
     img_fault_plan plan = { .fail_write_at = 5 };
-    img_file *fault = img_fault_file_new(img_mem_file_new(NULL, 0, 1),
-                                         &plan);
+    img_file *fault = img_fault_file_new(img_mem_file_new(NULL, 0, 1), &plan);
     cr_assert(fault);
     img_file_truncate(fault, IMG_LEN, NULL); /* write 1 */
     img *dst = NULL;
-    cr_assert_eq(img_open_file(fault, "raw", IMG_OPEN_RDWR |
-                               IMG_OPEN_NO_LOCK, &dst, NULL), 0);
+    cr_assert_eq(img_open_file(fault, "raw", IMG_OPEN_RDWR | IMG_OPEN_NO_LOCK,
+                               &dst, NULL),
+                 0);
     cvt_params p;
     params_for(&p, &src, 1, dst);
     p.workers = 8;
@@ -306,8 +306,8 @@ Test(engine, failed_write_stops_the_run_with_its_error)
     cr_assert_eq(cvt_run(&p, NULL, &err), -EIO);
     cr_assert_eq(err.code, EIO);
     /* Writes 2, 3, 4 are chunks 0..2; chunk 3 at 192 KiB fails. */
-    cr_assert(strstr(err.msg, "error while writing at byte 196608: "),
-              "%s", err.msg);
+    cr_assert(strstr(err.msg, "error while writing at byte 196608: "), "%s",
+              err.msg);
     cr_assert(strstr(err.msg, "Injected fault"), "%s", err.msg);
     cr_assert_eq(img_fault_file_writes(fault), 5);
     img_close(dst);
@@ -319,12 +319,11 @@ Test(engine, failed_read_fails_the_run)
 {
     uint8_t *data = pattern_new();
     img_fault_plan plan = { .fail_read_at = 3 };
-    img_file *fault = img_fault_file_new(img_mem_file_new(data, IMG_LEN, 0),
-                                         &plan);
+    img_file *fault =
+        img_fault_file_new(img_mem_file_new(data, IMG_LEN, 0), &plan);
     cr_assert(fault);
     img *src = NULL;
-    cr_assert_eq(img_open_file(fault, "raw", IMG_OPEN_NO_LOCK, &src, NULL),
-                 0);
+    cr_assert_eq(img_open_file(fault, "raw", IMG_OPEN_NO_LOCK, &src, NULL), 0);
     img *dst = target_new(IMG_LEN, 0, NULL);
     for (int ooo = 0; ooo <= 1; ooo++) {
         cvt_params p;
@@ -335,8 +334,8 @@ Test(engine, failed_read_fails_the_run)
         int r = cvt_run(&p, NULL, &err);
         if (ooo == 0) {
             cr_assert_eq(r, -EIO);
-            cr_assert(strstr(err.msg, "error while reading at byte "),
-                      "%s", err.msg);
+            cr_assert(strstr(err.msg, "error while reading at byte "), "%s",
+                      err.msg);
         } else {
             cr_assert_eq(r, 0, "only the 3rd read fails: %s", err.msg);
         }
@@ -466,4 +465,40 @@ Test(engine, default_workers_are_between_2_and_8)
 {
     int n = cvt_default_workers();
     cr_assert(n >= 2 && n <= 8, "%d", n);
+}
+
+/* --salvage: sectors that cannot be read become zeros, with a warning
+ * each; without it the run fails. */
+static void count_warning(void *opaque, const char *msg)
+{
+    int *n = opaque;
+    cr_assert(strstr(msg, "error while reading offset "), "%s", msg);
+    __atomic_add_fetch(n, 1, __ATOMIC_SEQ_CST);
+}
+
+Test(engine, salvage_turns_unreadable_sectors_into_zeros)
+{
+    uint8_t *data = malloc(IMG_LEN);
+    cr_assert(data);
+    fill_random(data, IMG_LEN, 9);
+    img_file *src_rec, *rec;
+    img *src = source_new(data, IMG_LEN, 0, &src_rec);
+    rec_file_fail_reads(src_rec, 100 * KiB + 100, 1000); /* 3 sectors */
+    img *dst = target_new(IMG_LEN, 0xaa, &rec);
+    cvt_params p;
+    params_for(&p, &src, 1, dst);
+    p.workers = 4;
+    img_err err = { 0 };
+    cr_assert_eq(cvt_run(&p, NULL, &err), -EIO);
+    int warnings = 0;
+    p.salvage = 1;
+    p.warn = count_warning;
+    p.warn_opaque = &warnings;
+    run_ok(&p, NULL);
+    cr_assert_eq(warnings, 3);
+    memset(data + 100 * KiB, 0, 3 * 512);
+    assert_content(rec, data, IMG_LEN);
+    img_close(dst);
+    img_close(src);
+    free(data);
 }

@@ -55,16 +55,15 @@ static void assert_ascending_cover(img_file *rec, uint64_t len)
         if (ops[i].kind != 'w' && ops[i].kind != 'z') {
             continue;
         }
-        cr_assert_eq(ops[i].off, next, "op %zu (%c) at %llu, expected %llu",
-                     i, ops[i].kind, (unsigned long long)ops[i].off,
+        cr_assert_eq(ops[i].off, next, "op %zu (%c) at %llu, expected %llu", i,
+                     ops[i].kind, (unsigned long long)ops[i].off,
                      (unsigned long long)next);
         next += ops[i].len;
     }
     cr_assert_eq(next, len);
 }
 
-static void convert(img *src, img *dst, int workers, int ooo,
-                    uint64_t chunk)
+static void convert(img *src, img *dst, int workers, int ooo, uint64_t chunk)
 {
     cvt_params p;
     cvt_params_init(&p);

@@ -28,8 +28,7 @@ static img *sparse_source(void)
 
 /* The chunks as text: "D0+64 Z64+448 ..." (kind, offset and length in
  * KiB; 'E' is explicit zero data, 'S' skip). */
-static void plan_all(const cvt_params *p, uint64_t chunk, char *out,
-                     size_t len)
+static void plan_all(const cvt_params *p, uint64_t chunk, char *out, size_t len)
 {
     cvt_plan pl;
     cvt_chunk c;
@@ -37,13 +36,15 @@ static void plan_all(const cvt_params *p, uint64_t chunk, char *out,
     cvt_plan_init(&pl, p, chunk);
     out[0] = '\0';
     while ((r = cvt_plan_next(&pl, &c, NULL)) > 0) {
-        char k = c.kind == CVT_ZERO ? 'Z' : c.kind == CVT_SKIP ? 'S'
-               : c.explicit_zero ? 'E' : 'D';
+        char k = c.kind == CVT_ZERO   ? 'Z'
+                 : c.kind == CVT_SKIP ? 'S'
+                 : c.explicit_zero    ? 'E'
+                                      : 'D';
         size_t used = strlen(out);
         int bytes = c.off % KiB || c.len % KiB;
         uint64_t unit = bytes ? 1 : KiB;
-        snprintf(out + used, len - used, "%s%c%llu+%llu%s",
-                 used ? " " : "", k, (unsigned long long)(c.off / unit),
+        snprintf(out + used, len - used, "%s%c%llu+%llu%s", used ? " " : "", k,
+                 (unsigned long long)(c.off / unit),
                  (unsigned long long)(c.len / unit), bytes ? "B" : "");
     }
     cr_assert_eq(r, 0);
@@ -122,7 +123,10 @@ Test(plan, odd_sized_sources_are_padded_to_sectors)
     p.nsrc = 2;
     char got[512];
     plan_all(&p, 64 * KiB, got, sizeof(got));
-    cr_assert_str_eq(got, "D0+1000B Z1000+24B D1024+600B Z1624+424B");
+    /* The raw driver itself rounds up (as QEMU's does): each source is
+     * data up to its sector boundary; the engine pads other formats. */
+    cr_assert_eq(cvt_total_size(src, 2), 2048);
+    cr_assert_str_eq(got, "D0+1 D1+1");
     img_close(src[0]);
     img_close(src[1]);
 }

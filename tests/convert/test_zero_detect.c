@@ -81,24 +81,23 @@ static void split_all(const char *pattern, uint64_t off, size_t gran,
     out[0] = '\0';
     while (pos < len) {
         size_t n = 0;
-        int data = cvt_zero_split(sbuf + pos, len - pos, off + pos, gran,
-                                  min, &n);
+        int data =
+            cvt_zero_split(sbuf + pos, len - pos, off + pos, gran, min, &n);
         cr_assert_gt(n, 0);
         size_t used = strlen(out);
-        snprintf(out + used, outlen - used, "%c%zu", data ? 'D' : '.',
-                 n / BLK);
+        snprintf(out + used, outlen - used, "%c%zu", data ? 'D' : '.', n / BLK);
         pos += n;
     }
     cr_assert_eq(pos, len);
 }
 
-static void check(const char *pattern, uint64_t off, size_t gran,
-                  size_t min, const char *want)
+static void check(const char *pattern, uint64_t off, size_t gran, size_t min,
+                  const char *want)
 {
     char got[256];
     split_all(pattern, off, gran, min, got, sizeof(got));
-    cr_assert_str_eq(got, want, "pattern %s off %llu gran %zu min %zu",
-                     pattern, (unsigned long long)off, gran, min);
+    cr_assert_str_eq(got, want, "pattern %s off %llu gran %zu min %zu", pattern,
+                     (unsigned long long)off, gran, min);
 }
 
 Test(zero_detect, split_on_sectors)

@@ -35,6 +35,13 @@ void cli_error(const cli_env *env, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* "PROG: FILE: msg" from an img_err. */
 void cli_error_img(const cli_env *env, const char *file, const img_err *err);
+/* qemu-img's error_exit(): "PROG: msg", then "Try 'PROG --help' for more
+ * information".  Returns the exit status, 1. */
+int cli_usage_error(const cli_env *env, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* getopt failures: what is "unrecognized" or "missing argument for";
+ * prints "PROG: WHAT option 'OPT'" and the --help hint.  Returns 1. */
+int cli_bad_option(const cli_env *env, const char *what, const char *opt);
 void cli_warn(const cli_env *env, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -64,28 +64,13 @@ typedef struct cmp_state {
     uint64_t progress_base; /* the larger size */
 } cmp_state;
 
-/* qemu-img's error_exit(): message, a pointer to --help, status 1. */
-static int usage_error(const cli_env *env, const char *msg)
-{
-    cli_error(env, "%s\nTry '%s --help' for more information", msg, env->prog);
-    return 1;
-}
-
-/* "unrecognized option '-x'" and "missing argument for option '-f'". */
-static int bad_option(const cli_env *env, const char *what, const char *opt)
-{
-    cli_error(env, "%s option '%s'\nTry '%s --help' for more information", what,
-              opt, env->prog);
-    return 1;
-}
-
 static int parse_option(const cli_env *env, int c, char **argv, cmp_args *a)
 {
     switch (c) {
     case ':':
-        return bad_option(env, "missing argument for", argv[optind - 1]);
+        return cli_bad_option(env, "missing argument for", argv[optind - 1]);
     case '?':
-        return bad_option(env, "unrecognized", argv[optind - 1]);
+        return cli_bad_option(env, "unrecognized", argv[optind - 1]);
     case 'h':
         printf("usage: %s compare %s\n", env->prog,
                cli_find_command("compare")->usage);
@@ -142,7 +127,7 @@ static int parse_args(const cli_env *env, int argc, char **argv, cmp_args *a)
         a->progress = 0; /* progress is not shown in quiet mode */
     }
     if (optind != argc - 2) {
-        return usage_error(env, "Expecting two image file names");
+        return cli_usage_error(env, "%s", "Expecting two image file names");
     }
     a->file1 = argv[optind];
     a->file2 = argv[optind + 1];

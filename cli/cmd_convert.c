@@ -75,14 +75,6 @@ typedef struct convert_state {
 
 /* ---- command line ---- */
 
-/* "unrecognized option '-x'" and "missing argument for option '-f'". */
-static int bad_option(const cli_env *env, const char *what, const char *opt)
-{
-    cli_error(env, "%s option '%s'\nTry '%s --help' for more information", what,
-              opt, env->prog);
-    return 1;
-}
-
 /* -m: qemu_strtol(base 0) of the whole argument, 1..CVT_MAX_WORKERS. */
 static int parse_workers(const cli_env *env, const char *s, int *out)
 {
@@ -259,10 +251,10 @@ static int parse_options(const cli_env *env, int argc, char **argv,
     while ((c = getopt_long(argc, argv, ":hf:O:B:CcF:o:l:S:pt:T:qnm:WUr:",
                             longopts, NULL)) != -1) {
         if (c == ':') {
-            return bad_option(env, "missing argument for", argv[optind - 1]);
+            return cli_bad_option(env, "missing argument for", argv[optind - 1]);
         }
         if (c == '?') {
-            return bad_option(env, "unrecognized", argv[optind - 1]);
+            return cli_bad_option(env, "unrecognized", argv[optind - 1]);
         }
         if (c == 'h') {
             printf("usage: %s convert %s\n", env->prog,

@@ -34,22 +34,6 @@ typedef struct create_args {
     uint64_t size; /* from the command line, or NO_SIZE */
 } create_args;
 
-/* qemu-img's error_exit(): message, a pointer to --help, status 1. */
-static int usage_error(const cli_env *env, const char *what, const char *arg)
-{
-    cli_error(env, "%s%s\nTry '%s --help' for more information", what, arg,
-              env->prog);
-    return 1;
-}
-
-/* "unrecognized option '-x'" and "missing argument for option '-f'". */
-static int bad_option(const cli_env *env, const char *what, const char *opt)
-{
-    cli_error(env, "%s option '%s'\nTry '%s --help' for more information", what,
-              opt, env->prog);
-    return 1;
-}
-
 /* getopt_long; returns -1 to go on, else the exit status. */
 static int parse_options(const cli_env *env, int argc, char **argv,
                          create_args *a)
@@ -65,9 +49,9 @@ static int parse_options(const cli_env *env, int argc, char **argv,
            -1) {
         switch (c) {
         case ':':
-            return bad_option(env, "missing argument for", argv[optind - 1]);
+            return cli_bad_option(env, "missing argument for", argv[optind - 1]);
         case '?':
-            return bad_option(env, "unrecognized", argv[optind - 1]);
+            return cli_bad_option(env, "unrecognized", argv[optind - 1]);
         case 'h':
             printf("usage: %s create %s\n", env->prog,
                    cli_find_command("create")->usage);
@@ -104,7 +88,7 @@ static int parse_operands(const cli_env *env, int argc, char **argv,
                           create_args *a)
 {
     if (optind >= argc) {
-        return usage_error(env, "Expecting image file name", "");
+        return cli_usage_error(env, "%s%s", "Expecting image file name", "");
     }
     a->filename = argv[optind++];
     if (optind < argc) {
@@ -116,7 +100,7 @@ static int parse_operands(const cli_env *env, int argc, char **argv,
         a->size = (uint64_t)v;
     }
     if (optind != argc) {
-        return usage_error(env, "Unexpected argument: ", argv[optind]);
+        return cli_usage_error(env, "%s%s", "Unexpected argument: ", argv[optind]);
     }
     return -1;
 }

@@ -37,21 +37,13 @@ typedef struct dd_args {
     const char *in, *out; /* if=, of= */
 } dd_args;
 
-/* "unrecognized option '-x'" and "missing argument for option '-f'". */
-static int bad_option(const cli_env *env, const char *what, const char *opt)
-{
-    cli_error(env, "%s option '%s'\nTry '%s --help' for more information", what,
-              opt, env->prog);
-    return 1;
-}
-
 static int parse_option(const cli_env *env, int c, char **argv, dd_args *a)
 {
     switch (c) {
     case ':':
-        return bad_option(env, "missing argument for", argv[optind - 1]);
+        return cli_bad_option(env, "missing argument for", argv[optind - 1]);
     case '?':
-        return bad_option(env, "unrecognized", argv[optind - 1]);
+        return cli_bad_option(env, "unrecognized", argv[optind - 1]);
     case 'h':
         printf("usage: %s dd %s\n", env->prog, cli_find_command("dd")->usage);
         return 0;

@@ -31,29 +31,14 @@ typedef struct resize_args {
     int shrink;       /* --shrink */
 } resize_args;
 
-/* qemu-img's error_exit(): message, a pointer to --help, status 1. */
-static int usage_error(const cli_env *env, const char *msg)
-{
-    cli_error(env, "%s\nTry '%s --help' for more information", msg, env->prog);
-    return 1;
-}
-
-/* "unrecognized option '-x'" and "missing argument for option '-f'". */
-static int bad_option(const cli_env *env, const char *what, const char *opt)
-{
-    cli_error(env, "%s option '%s'\nTry '%s --help' for more information", what,
-              opt, env->prog);
-    return 1;
-}
-
 /* One option from getopt_long; returns -1 to go on, else the status. */
 static int parse_option(const cli_env *env, int c, char **argv, resize_args *a)
 {
     switch (c) {
     case ':':
-        return bad_option(env, "missing argument for", argv[optind - 1]);
+        return cli_bad_option(env, "missing argument for", argv[optind - 1]);
     case '?':
-        return bad_option(env, "unrecognized", argv[optind - 1]);
+        return cli_bad_option(env, "unrecognized", argv[optind - 1]);
     case 'h':
         printf("usage: %s resize %s\n", env->prog,
                cli_find_command("resize")->usage);
@@ -93,7 +78,7 @@ static int parse_args(const cli_env *env, int argc, char **argv, resize_args *a)
         { NULL, 0, NULL, 0 },
     };
     if (argc < 3) {
-        return usage_error(env, "Not enough arguments");
+        return cli_usage_error(env, "%s", "Not enough arguments");
     }
     a->size = argv[--argc]; /* before getopt sees a leading '-' */
     int c;
@@ -105,7 +90,7 @@ static int parse_args(const cli_env *env, int argc, char **argv, resize_args *a)
         }
     }
     if (optind != argc - 1) {
-        return usage_error(env, "Expecting image file name and size");
+        return cli_usage_error(env, "%s", "Expecting image file name and size");
     }
     a->filename = argv[optind];
     return -1;

@@ -77,3 +77,20 @@ void cli_size_to_str(uint64_t size, char *buf, size_t len)
     uint64_t div = (uint64_t)1 << (i * 10);
     snprintf(buf, len, "%0.3g %sB", (double)size / div, units[i]);
 }
+
+int cli_usage_error(const cli_env *env, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cli_error(env, "%s\nTry '%s --help' for more information", msg,
+              env->prog);
+    return 1;
+}
+
+int cli_bad_option(const cli_env *env, const char *what, const char *opt)
+{
+    return cli_usage_error(env, "%s option '%s'", what, opt);
+}

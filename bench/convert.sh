@@ -194,3 +194,8 @@ done
 if [[ " ${BENCH_FORMATS-qcow2} " == *" qcow2 "* ]] && vdisk_creates qcow2; then
     bench_case "sparse -O qcow2 -c" "-O qcow2 -c" sparse.raw
 fi
+if [[ " ${BENCH_FORMATS-vmdk} " == *" vmdk "* ]] && vdisk_creates vmdk; then
+    # streamOptimized: every grain deflate-compressed (what vSphere imports).
+    bench_case "sparse -O vmdk stream" \
+        "-O vmdk -o subformat=streamOptimized" sparse.raw
+fi

@@ -112,8 +112,8 @@ demo_format()
     local fmt=$1 out=$DEMO_DIR/converted.$1 before=$FAILED line
     say "raw -> $fmt"
     if ! can_create "$fmt"; then
-        echo "vdisk create -f $fmt does not work: format not built yet"
-        RESULTS+=("raw -> $fmt: skipped (format not built yet)")
+        echo "vdisk create -f $fmt does not work: writing this format is not built yet"
+        RESULTS+=("raw -> $fmt: skipped (vdisk cannot write this format yet)")
         return
     fi
     if ! step "convert" "$VDISK" convert -f raw -O "$fmt" "$SAMPLE" "$out"

@@ -35,6 +35,9 @@ enum {
                                        BDRV_O_CHECK): dirty images are not
                                        repaired at open, corrupt ones may
                                        be opened read/write */
+    IMG_OPEN_NO_FLUSH    = 1u << 8, /* cache=unsafe (QEMU's BDRV_O_NO_FLUSH):
+                                       drivers write their metadata back
+                                       but never sync the file */
 };
 
 /* block_status mask (QEMU BDRV_BLOCK_*). */

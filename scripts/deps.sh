@@ -17,10 +17,11 @@ DEPS_BUILD=(meson ninja-build pkg-config gcc
             libglib2.0-dev libpixman-1-dev libslirp-dev)
 # Unit tests (Criterion; libvmdk and libvhdi read our VMDK and VHDX images
 # back, and libvmdk's header needs libbfio's).
-DEPS_TEST=(libcriterion-dev libvmdk-dev libbfio-dev libvhdi-dev)
+DEPS_TEST=(libcriterion-dev libvmdk-dev libbfio-dev libvhdi-dev libqcow-dev)
 # Reference implementations the tests compare against, and the benchmarks
-# (libvmdk-utils, libvhdi-utils: libyal's vmdkinfo and vhdiinfo).
-DEPS_ORACLE=(qemu-utils hyperfine libvmdk-utils libvhdi-utils)
+# (libvmdk-utils, libvhdi-utils, libqcow-utils: libyal's vmdkinfo,
+# vhdiinfo and qcowinfo).
+DEPS_ORACLE=(qemu-utils hyperfine libvmdk-utils libvhdi-utils libqcow-utils)
 # clang with its runtime libraries: libFuzzer and the sanitizers.
 DEPS_FUZZ=(clang libclang-rt-14-dev)
 

@@ -1,15 +1,20 @@
 /* formats/qcow2/qcow2.c -- the qcow2 format driver: probe, open, close,
- * reads, block status and info (the read side; writing comes later).
+ * reads, block status, flush and info, and the vtable (writing, create,
+ * resize, check and measure live in their own files; see qcow2.h).
  *
  * Spec: QEMU docs/interop/qcow2.txt.  Open decodes and bounds the header
  * (qcow2_header.c), refuses unknown incompatible features, opens an
  * external data file when the image uses one, loads the active L1 table
- * and the snapshot directory.  Reads go through qcow2_map() and take
- * unallocated ranges from the backing image (opened by the core) or
- * zeros.  Block status reports what QEMU's qcow2 driver reports.
+ * and the snapshot directory.  A read/write open refuses corrupt images
+ * (unless opened for check/repair) and rebuilds the refcounts of a dirty
+ * one (lazy refcounts) first, as QEMU does.  Reads go through qcow2_map()
+ * and take unallocated ranges from the backing image (opened by the core)
+ * or zeros.  Block status reports what QEMU's qcow2 driver reports.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +82,12 @@ static void setup_geometry(qcow2_state *s)
     s->l2_cache_slots = slots < 1 ? 1
                         : slots > QCOW2_L2_CACHE_MAX ? QCOW2_L2_CACHE_MAX
                         : (unsigned)slots;
+    /* A writer pins up to two tables (one being filled, one it reads
+     * for copy-on-write) and needs a third to read through. */
+    if (s->l2_cache_slots < 4) {
+        s->l2_cache_slots = 4;
+    }
+    qcow2_refcount_setup(s);
 }
 
 /* Feature bits against the open mode. */
@@ -87,17 +98,15 @@ static int check_open_mode(const qcow2_state *s, unsigned flags,
     if (r < 0) {
         return r;
     }
+    /* As QEMU: a corrupt image opens read/write only to be repaired. */
     if ((s->hdr.incompat & QCOW2_INCOMPAT_CORRUPT) &&
-        (flags & IMG_OPEN_RDWR)) {
+        (flags & IMG_OPEN_RDWR) && !(flags & IMG_OPEN_CHECK)) {
         return img_err_set(err, EACCES, "qcow2: Image is corrupt; cannot "
                            "be opened read/write");
     }
-    /* A dirty image needs its refcounts rebuilt before any write; until
-     * the writer does that, only read-only opens are allowed. */
-    if ((s->hdr.incompat & QCOW2_INCOMPAT_DIRTY) &&
-        (flags & IMG_OPEN_RDWR)) {
-        return img_err_set(err, ENOTSUP, "qcow2: Image is dirty; repairing "
-                           "it is not supported yet");
+    if (s->hdr.crypt_method != QCOW2_CRYPT_NONE && (flags & IMG_OPEN_RDWR)) {
+        return img_err_set(err, ENOTSUP, "Writing encrypted qcow2 images is "
+                           "not supported");
     }
     if (!(s->hdr.incompat & QCOW2_INCOMPAT_DATA_FILE) &&
         (s->hdr.autoclear & QCOW2_AUTOCLEAR_DATA_RAW)) {
@@ -216,6 +225,7 @@ static void free_state(qcow2_state *s)
     qcow2_compress_free(s);
     qcow2_snapshots_free(s);
     qcow2_meta_clear(&s->meta);
+    qcow2_writer_free(s);
     img_file_close(s->data_owned);
     s->data_owned = NULL;
     s->data = NULL;
@@ -249,11 +259,45 @@ static int open_body(img *im, qcow2_state *s, img_file *file, img_err *err)
     return r;
 }
 
+/* A dirty image (lazy refcounts) has its refcounts rebuilt before it
+ * is written: QEMU's check with every repair. */
+static int repair_dirty(img *im, img_err *err)
+{
+    img_check_result res;
+    int r = qcow2_check(im, &res, IMG_FIX_LEAKS | IMG_FIX_ERRORS, err);
+    if (r >= 0 && res.check_errors) {
+        r = img_err_set(err, EIO, "Internal errors during the check");
+    }
+    if (r < 0) {
+        img_err_prepend(err, "Could not repair dirty image: ");
+    }
+    return r;
+}
+
+/* Read/write: the refcount table in memory and the writer's settings. */
+static int open_writer(img *im, qcow2_state *s, img_err *err)
+{
+    int r = qcow2_reftable_load(s, im->file, err);
+    if (r < 0) {
+        return r;
+    }
+    s->writable = 1;
+    s->no_flush = s->creating || (im->flags & IMG_OPEN_NO_FLUSH);
+    s->lazy = !s->creating && s->hdr.version >= 3 &&
+              (s->hdr.compat & QCOW2_COMPAT_LAZY_REFCOUNTS);
+    if ((s->hdr.incompat & QCOW2_INCOMPAT_DIRTY) &&
+        !(im->flags & IMG_OPEN_CHECK)) {
+        return repair_dirty(im, err);
+    }
+    return 0;
+}
+
 /* Returns 0 or -errno; on failure everything opened here is released. */
-static int qcow2_open(img *im, img_file *file, unsigned flags, img_err *err)
+int qcow2_open(img *im, img_file *file, unsigned flags, img_err *err)
 {
     qcow2_state *s = im->state;
     (void)flags; /* im->flags has the same bits */
+    s->quiet = (im->flags & IMG_OPEN_QUIET) != 0;
     int r = img_file_size(file, &s->file_size, err);
     if (r >= 0) {
         r = read_header(s, file, err);
@@ -261,19 +305,78 @@ static int qcow2_open(img *im, img_file *file, unsigned flags, img_err *err)
     if (r >= 0) {
         r = open_body(im, s, file, err);
     }
+    if (r >= 0) {
+        im->size = s->hdr.size;
+    }
+    if (r >= 0 && (im->flags & IMG_OPEN_RDWR)) {
+        r = open_writer(im, s, err);
+    }
     if (r < 0) {
         free_state(s);
         return r;
     }
     set_backing(im, s);
-    im->size = s->hdr.size;
     return 0;
 }
 
-/* The core frees the state itself and the backing chain. */
-static void qcow2_close(img *im)
+/* Compressed clusters end anywhere; like qemu-img at the end of
+ * "convert -c", the file is then padded to a whole sector so that
+ * sector-based readers can read its tail. */
+static int align_file_end(qcow2_state *s, img_file *file, img_err *err)
 {
-    free_state(im->state);
+    uint64_t size = s->file_size;
+    s->cmp_written = 0;
+    if (size % 512 == 0) {
+        return 0;
+    }
+    size = (size + 511) & ~511ull;
+    int r = img_file_truncate(file, size, err);
+    if (r >= 0) {
+        s->file_size = size;
+        s->data_size = s->data_owned ? s->data_size : size;
+    }
+    return r;
+}
+
+int qcow2_flush(img *im, img_err *err)
+{
+    qcow2_state *s = im->state;
+    if (!s->writable) {
+        return 0;
+    }
+    int r = s->cmp_written ? align_file_end(s, im->file, err) : 0;
+    return r < 0 ? r : qcow2_meta_flush(s, im->file, err);
+}
+
+/* Writes everything back and clears the dirty bit (lazy refcounts);
+ * the core frees the state itself and the backing chain. */
+void qcow2_close(img *im)
+{
+    qcow2_state *s = im->state;
+    if (s->writable && !s->corrupt) {
+        img_err err = { 0 };
+        int r = qcow2_meta_flush(s, im->file, &err);
+        if (r >= 0 && s->dirty_set) {
+            r = qcow2_mark_clean(s, im->file, &err);
+        }
+        if (r < 0) {
+            qcow2_report(s, "qcow2: Failed to flush the image on close: %s",
+                         err.msg);
+        }
+    }
+    free_state(s);
+}
+
+void qcow2_report(const qcow2_state *s, const char *fmt, ...)
+{
+    if (s->quiet) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
 }
 
 /* Unallocated: the backing image where it reaches, zeros elsewhere. */
@@ -499,17 +602,26 @@ static int qcow2_info(img *im, img_info *out, img_err *err)
     return 0;
 }
 
-/* Not IMG_DRV_THREADSAFE: the L2 cache and compression buffers are
- * shared state, so the core serialises the hooks per image. */
+/* Not IMG_DRV_THREADSAFE: the caches and compression buffers are shared
+ * state, so the core serialises the hooks per image. */
 const img_driver img_qcow2_driver = {
     .abi = IMG_DRIVER_ABI,
     .name = "qcow2",
     .state_size = sizeof(qcow2_state),
-    .flags = IMG_DRV_BACKING | IMG_DRV_ZERO_INIT,
+    .flags = IMG_DRV_BACKING | IMG_DRV_ZERO_INIT | IMG_DRV_COMPRESSION,
+    .create_opts = qcow2_create_opts,
     .probe = qcow2_probe,
     .open = qcow2_open,
     .close = qcow2_close,
     .pread = qcow2_pread,
+    .pwrite = qcow2_pwrite,
+    .pwrite_zeroes = qcow2_pwrite_zeroes,
+    .discard = qcow2_discard,
     .block_status = qcow2_block_status,
+    .flush = qcow2_flush,
+    .truncate = qcow2_truncate,
+    .create = qcow2_create,
+    .check = qcow2_check,
     .info = qcow2_info,
+    .measure = qcow2_measure,
 };

@@ -1,16 +1,27 @@
 /* formats/qcow2/qcow2.h -- private state and internal interfaces of the
  * qcow2 driver.
  *
- * The driver is split by concern: qcow2_header.c decodes the header and
- * its extensions, qcow2_snapshot.c the snapshot table, qcow2_cluster.c the
- * L1/L2 mapping (with a small L2 cache), qcow2_compress.c compressed
- * clusters, and qcow2.c the vtable.  The core serialises the hooks of
- * this driver (it is not IMG_DRV_THREADSAFE), so the state has no locks.
+ * The driver is split by concern.  Reading: qcow2_header.c decodes the
+ * header and its extensions, qcow2_snapshot.c the snapshot table,
+ * qcow2_cluster.c the L1/L2 mapping (with a small L2 cache),
+ * qcow2_compress.c compressed clusters, qcow2_refcount.c refcounts (with
+ * a refcount block cache).  Writing: qcow2_alloc.c updates refcounts and
+ * allocates clusters, qcow2_meta.c orders metadata write-back and keeps
+ * the header flags (dirty, corrupt), qcow2_table.c prepares L1/L2 tables
+ * for writing, qcow2_write.c writes guest data, qcow2_zero.c zero writes
+ * and discard, qcow2_header_write.c encodes the header.  qcow2_create.c,
+ * qcow2_resize.c, qcow2_check.c and qcow2_measure.c implement those
+ * hooks; qcow2.c is the vtable.  The core
+ * serialises the hooks of this driver (it is not IMG_DRV_THREADSAFE), so
+ * the state has no locks.
  *
- * The state is laid out so that a writer can be added: the L1 table is
- * kept in host order with its on-disk offset and size, L2 cache slots
- * carry a dirty flag, the refcount table geometry is kept, and unknown
- * header extensions are kept verbatim for a header rewrite.
+ * Crash safety (see qcow2_meta.c): data reaches the file before the L2
+ * entries that point at it; refcount increments before the references;
+ * new tables before the entries that point at them; references are
+ * removed (and flushed) before refcounts drop.  A crash
+ * therefore leaves at worst leaked clusters.  With lazy refcounts the
+ * dirty bit is set instead and refcounts are rebuilt on the next
+ * read/write open.
  */
 #ifndef QCOW2_H
 #define QCOW2_H
@@ -116,11 +127,33 @@ typedef struct qcow2_l2_slot {
     uint64_t offset;            /* host offset; 0: slot empty */
     uint64_t last_use;          /* LRU stamp */
     uint8_t *table;             /* cluster_size bytes */
-    int dirty;                  /* for a writer: must be written back */
+    int dirty;                  /* must be written back */
+    int pins;                   /* in use by a writer: not evicted */
 } qcow2_l2_slot;
 
 #define QCOW2_L2_CACHE_MAX   16
 #define QCOW2_L2_CACHE_BYTES (4u * 1024 * 1024)
+
+/* One refcount block held in memory, in on-disk form. */
+typedef struct qcow2_rb_slot {
+    uint64_t offset;            /* host offset; 0: slot empty */
+    uint64_t last_use;          /* LRU stamp */
+    uint8_t *block;             /* cluster_size bytes */
+    int dirty;                  /* must be written back */
+} qcow2_rb_slot;
+
+#define QCOW2_RB_CACHE_MAX 8
+
+/* Host bytes whose refcount drops once the tables that referenced them
+ * are safely on disk (see qcow2_defer_free). */
+typedef struct qcow2_free_req {
+    uint64_t offset;
+    uint64_t len;
+    int punch;                  /* punch a hole when it becomes free */
+} qcow2_free_req;
+
+/* Refcount table entries: bits 9..63 are the block offset. */
+#define QCOW2_REFT_OFFSET_MASK 0xfffffffffffffe00ull
 
 /* Kinds of guest ranges (QEMU's QCow2SubclusterType). */
 typedef enum qcow2_kind {
@@ -155,6 +188,8 @@ typedef struct qcow2_state {
 
     uint64_t *l1;               /* host order, l1_loaded entries */
     uint32_t l1_loaded;         /* entries covering the virtual size */
+    uint8_t *l1_dirty;          /* writer: entries not yet on disk */
+    uint32_t l1_ndirty;         /* how many */
 
     qcow2_l2_slot l2_cache[QCOW2_L2_CACHE_MAX];
     unsigned l2_cache_slots;    /* slots in use for this cluster size */
@@ -176,13 +211,38 @@ typedef struct qcow2_state {
 
     qcow2_snapshot *snapshots;
     uint32_t nb_snapshots;
+    uint64_t snapshots_size;    /* bytes of the snapshot table */
 
     uint64_t *reftable;         /* host order, loaded on first use */
     uint64_t reftable_entries;
-    uint8_t *refblock;          /* one cached refcount block */
-    uint64_t refblock_offset;   /* its host offset; 0: none */
+    qcow2_rb_slot rb_cache[QCOW2_RB_CACHE_MAX];
+    uint64_t rb_clock;          /* LRU counter */
+    unsigned rb_bits;           /* log2 of entries per refcount block */
+    uint64_t refcount_max;      /* largest refcount the width holds */
     int prealloc_checked;       /* metadata_prealloc is known */
     int metadata_prealloc;      /* holes in the file read as zeros */
+
+    /* The writer. */
+    int writable;               /* opened read/write */
+    int creating;               /* inside create: no lazy refcounts */
+    int no_flush;               /* never sync the files (create,
+                                   IMG_OPEN_NO_FLUSH) */
+    uint64_t free_cluster_index; /* search for free clusters from here */
+    uint64_t free_byte_offset;  /* packing of compressed clusters */
+    int l2_wait_ref;            /* dirty L2 tables need refblocks first */
+    int l2_wait_data;           /* data written since the last flush */
+    int lazy;                   /* lazy refcounts: dirty bit instead */
+    int dirty_set;              /* we set the dirty bit on disk */
+    int corrupt;                /* metadata overlap seen: no writes */
+    int prepared;               /* first-write header update done */
+    qcow2_free_req *frees;      /* deferred refcount decrements */
+    size_t nfrees, frees_cap;
+    uint8_t *cow_buf;           /* 2 clusters: composing partial writes */
+    uint8_t *cmp_wbuf;          /* compressed output, 1 cluster */
+    int cmp_written;            /* compressed data written: the file end
+                                   is aligned to 512 on flush */
+    void *zstd_cctx;            /* lazily created */
+    int quiet;                  /* no messages on stderr */
 } qcow2_state;
 
 /* qcow2_header.c */
@@ -233,11 +293,75 @@ void qcow2_cluster_free(qcow2_state *s);
  * past the current L2 table).  Returns 0 or -errno (corrupt metadata). */
 int qcow2_map(qcow2_state *s, img_file *file, uint64_t off, uint64_t len,
               qcow2_extent *ext, img_err *err);
+/* The cache slot of the L2 table at l2_off (validated by the caller),
+ * read on a miss.  A dirty victim is written back first. */
+int qcow2_l2_load(qcow2_state *s, img_file *file, uint64_t l2_off,
+                  qcow2_l2_slot **slot, img_err *err);
+/* A slot for a new table at l2_off whose content the caller fills. */
+int qcow2_l2_new_slot(qcow2_state *s, img_file *file, uint64_t l2_off,
+                      qcow2_l2_slot **slot, img_err *err);
+/* Forgets a cached table (its cluster was freed); never writes it. */
+void qcow2_l2_drop(qcow2_state *s, uint64_t l2_off);
+
+/* L2 entry access (idx < entries per table). */
+static inline uint64_t qcow2_l2e(const qcow2_state *s, const uint8_t *t,
+                                 uint64_t idx)
+{
+    return qcow2_be64(t + idx * s->l2_entry_size);
+}
+
+static inline uint64_t qcow2_l2_bitmap(const qcow2_state *s,
+                                       const uint8_t *t, uint64_t idx)
+{
+    return s->extl2 ? qcow2_be64(t + idx * s->l2_entry_size + 8) : 0;
+}
+
+static inline void qcow2_set_l2e(const qcow2_state *s, uint8_t *t,
+                                 uint64_t idx, uint64_t entry,
+                                 uint64_t bitmap)
+{
+    qcow2_put_be64(t + idx * s->l2_entry_size, entry);
+    if (s->extl2) {
+        qcow2_put_be64(t + idx * s->l2_entry_size + 8, bitmap);
+    }
+}
+
+static inline void qcow2_put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* Host bytes [*coffset, *coffset + *csize) of a compressed descriptor. */
+void qcow2_compressed_range(const qcow2_state *s, uint64_t entry,
+                            uint64_t *coffset, uint64_t *csize);
 
 /* qcow2_refcount.c */
+/* Geometry of the refcount structures (rb_bits, refcount_max). */
+void qcow2_refcount_setup(qcow2_state *s);
+/* Loads the refcount table (bounded by the header checks); idempotent. */
+int qcow2_reftable_load(qcow2_state *s, img_file *file, img_err *err);
 /* Reads the refcount of host cluster number cluster (0 past the table). */
 int qcow2_get_refcount(qcow2_state *s, img_file *file, uint64_t cluster,
                        uint64_t *refcount, img_err *err);
+/* The cached refcount block at off (reftable index idx, for messages),
+ * read on a miss; a dirty victim is written back first. */
+int qcow2_rb_load(qcow2_state *s, img_file *file, uint64_t off, uint64_t idx,
+                  qcow2_rb_slot **slot, img_err *err);
+/* A zeroed slot for a new refcount block at off. */
+int qcow2_rb_new_slot(qcow2_state *s, img_file *file, uint64_t off,
+                      qcow2_rb_slot **slot, img_err *err);
+/* Writes every dirty refcount block (no flush). */
+int qcow2_rb_write_all(qcow2_state *s, img_file *file, img_err *err);
+/* Forgets a cached block without writing it. */
+void qcow2_rb_drop(qcow2_state *s, uint64_t off);
+/* Forgets every cached block (after the refcount structure changed). */
+void qcow2_rb_drop_all(qcow2_state *s);
+/* Entry i of a refcount block with 2^order-bit entries. */
+uint64_t qcow2_rb_entry(const uint8_t *b, unsigned order, uint64_t i);
+void qcow2_rb_set_entry(uint8_t *b, unsigned order, uint64_t i, uint64_t v);
 /* 1 when the image looks metadata-preallocated (QEMU's heuristic), 0 when
  * not, -errno on a read error. */
 int qcow2_detect_metadata_prealloc(qcow2_state *s, img_file *file,
@@ -250,5 +374,166 @@ void qcow2_refcount_free(qcow2_state *s);
 int qcow2_read_compressed(qcow2_state *s, img_file *file, uint64_t l2_entry,
                           const uint8_t **cluster, img_err *err);
 void qcow2_compress_free(qcow2_state *s);
+/* Compresses one cluster into out (cap bytes) with the image's
+ * compression type: *out_len is set, or 0 when it does not fit. */
+int qcow2_compress_cluster(qcow2_state *s, const uint8_t *in, uint8_t *out,
+                           size_t cap, size_t *out_len, img_err *err);
+
+/* qcow2_alloc.c */
+/* Adds addend to (or, with decrease, subtracts it from) the refcount of
+ * every cluster touching [off, off + len).  May allocate refcount blocks
+ * and grow the refcount table; then returns -EAGAIN (after undoing its
+ * own changes) so that a caller searching free clusters searches again.
+ * With punch, a cluster that becomes free is punched out of the file. */
+int qcow2_update_refcount(qcow2_state *s, img_file *file, uint64_t off,
+                          uint64_t len, uint64_t addend, int decrease,
+                          int punch, img_err *err);
+/* Allocates bytes (rounded up to clusters) of contiguous free clusters
+ * with refcount 1; *off is the first one. */
+int qcow2_alloc_clusters(qcow2_state *s, img_file *file, uint64_t bytes,
+                         uint64_t *off, img_err *err);
+/* Allocates up to n free clusters starting exactly at off; *got is how
+ * many (it stops at the first one in use). */
+int qcow2_alloc_clusters_at(qcow2_state *s, img_file *file, uint64_t off,
+                            uint64_t n, uint64_t *got, img_err *err);
+/* Allocates size bytes (<= one cluster) for a compressed cluster, packed
+ * after the previous one. */
+int qcow2_alloc_bytes(qcow2_state *s, img_file *file, uint64_t size,
+                      uint64_t *off, img_err *err);
+/* Drops one reference to [off, off + len) now (the caller has made sure
+ * nothing on disk refers to it any more). */
+int qcow2_free_clusters(qcow2_state *s, img_file *file, uint64_t off,
+                        uint64_t len, int punch, img_err *err);
+/* Places new refcount blocks and a new refcount table at start (cluster
+ * aligned, free up to the end of the file) so that additional more
+ * clusters after them are covered; a block at rb_offset may be entered
+ * at index rb_index first (0: none).  *end is the first byte after the
+ * new structures. */
+int qcow2_refcount_area(qcow2_state *s, img_file *file, uint64_t start,
+                        uint64_t additional, int exact, uint64_t rb_index,
+                        uint64_t rb_offset, uint64_t *end, img_err *err);
+/* Bytes of refcount table and blocks needed to cover clusters clusters
+ * and themselves (QEMU's fixed point); *blocks gets the block count. */
+uint64_t qcow2_refcount_metadata_size(uint64_t clusters,
+                                      uint64_t cluster_size,
+                                      unsigned refcount_order,
+                                      int generous, uint64_t *blocks);
+/* Host cluster index past the last one with a non-zero refcount. */
+int qcow2_last_used_cluster(qcow2_state *s, img_file *file, uint64_t *end,
+                            img_err *err);
+
+/* qcow2_meta.c */
+/* Writes to the image file (tracking its size). */
+int qcow2_file_write(qcow2_state *s, img_file *file, const void *buf,
+                     uint64_t len, uint64_t off, img_err *err);
+/* Writes guest data to the data file (the image or the external one). */
+int qcow2_data_write(qcow2_state *s, const void *buf, uint64_t len,
+                     uint64_t off, img_err *err);
+/* Flushes the image file and the external data file. */
+int qcow2_flush_files(qcow2_state *s, img_file *file, img_err *err);
+/* Writes one dirty L2 table, after what it depends on. */
+int qcow2_l2_writeback(qcow2_state *s, img_file *file, qcow2_l2_slot *slot,
+                       img_err *err);
+/* Writes back all cached metadata in a crash-safe order and flushes,
+ * then applies the deferred refcount decrements. */
+int qcow2_meta_flush(qcow2_state *s, img_file *file, img_err *err);
+/* Queues a refcount decrement until the next metadata flush. */
+int qcow2_defer_free(qcow2_state *s, img_file *file, uint64_t off,
+                     uint64_t len, int punch, img_err *err);
+/* Writes bytes [off, off + len) of the fixed header from buf. */
+int qcow2_header_write_field(qcow2_state *s, img_file *file, uint64_t off,
+                             const void *buf, size_t len, img_err *err);
+/* Writes s->hdr.incompat (version 3 only) and flushes. */
+int qcow2_write_incompat(qcow2_state *s, img_file *file, img_err *err);
+/* Clears the dirty bit after flushing everything (lazy refcounts). */
+int qcow2_mark_clean(qcow2_state *s, img_file *file, img_err *err);
+/* Sets the corrupt bit and stops writes; returns -EIO with a message. */
+int qcow2_mark_corrupt(qcow2_state *s, img_file *file, img_err *err,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Clears the corrupt bit (after a successful repair). */
+int qcow2_mark_consistent(qcow2_state *s, img_file *file, img_err *err);
+/* Refuses (and marks the image corrupt) a write to [off, off + len) of
+ * the image file that would hit metadata. */
+int qcow2_overlap_check(qcow2_state *s, img_file *file, uint64_t off,
+                        uint64_t len, img_err *err);
+/* Everything a modification needs first: refuses corrupt images,
+ * clears autoclear bits we do not maintain, sets the dirty bit with lazy
+ * refcounts. */
+int qcow2_prepare_write(qcow2_state *s, img_file *file, img_err *err);
+/* Releases the writer's buffers. */
+void qcow2_writer_free(qcow2_state *s);
+
+/* qcow2_table.c */
+/* The L2 table mapping guest offset off, ready to be modified (pinned:
+ * release with qcow2_l2_unpin): allocated when missing, copied when
+ * shared with a snapshot. */
+int qcow2_l2_for_write(img *im, uint64_t off, qcow2_l2_slot **slot,
+                       img_err *err);
+static inline void qcow2_l2_unpin(qcow2_l2_slot *slot)
+{
+    slot->pins--;
+}
+/* Writes L1 entry idx of the active table from s->l1. */
+int qcow2_write_l1_entry(qcow2_state *s, img_file *file, uint64_t idx,
+                         img_err *err);
+/* Marks L1 entry idx changed; qcow2_meta_flush writes it once the L2
+ * table it points at is on disk. */
+int qcow2_l1_mark_dirty(qcow2_state *s, uint64_t idx, img_err *err);
+/* Writes the changed L1 entries (the caller has flushed the tables). */
+int qcow2_l1_write_dirty(qcow2_state *s, img_file *file, img_err *err);
+/* Makes the active L1 table hold at least entries entries (a new table
+ * when it must grow); s->l1 then covers them. */
+int qcow2_l1_grow(qcow2_state *s, img_file *file, uint64_t entries,
+                  img_err *err);
+
+/* qcow2_write.c */
+int qcow2_pwrite(img *im, const void *buf, uint64_t len, uint64_t off,
+                 unsigned flags, img_err *err);
+int qcow2_pwrite_zeroes(img *im, uint64_t off, uint64_t len, unsigned flags,
+                        img_err *err);
+int qcow2_discard(img *im, uint64_t off, uint64_t len, img_err *err);
+/* Reads the guest view of [off, off + len) (used for copy-on-write). */
+int qcow2_read_guest(img *im, uint8_t *buf, uint64_t len, uint64_t off,
+                     img_err *err);
+
+/* qcow2_header_write.c */
+/* Encodes the first cluster (header, extensions, backing file name) of
+ * s into buf (cluster_size bytes). */
+int qcow2_header_encode(const qcow2_state *s, const char *backing_name,
+                        const char *backing_fmt, uint8_t *buf,
+                        img_err *err);
+/* Rewrites the whole first cluster from s. */
+int qcow2_header_rewrite(qcow2_state *s, img_file *file,
+                         const char *backing_name, const char *backing_fmt,
+                         img_err *err);
+
+/* qcow2_resize.c */
+int qcow2_truncate(img *im, uint64_t size, int prealloc, img_err *err);
+/* Allocates host clusters for the unallocated clusters of [off, end)
+ * without writing data (preallocation); the partial cluster at the end
+ * is filled from the guest view. */
+int qcow2_preallocate(img *im, uint64_t off, uint64_t end, img_err *err);
+
+/* qcow2_check.c */
+int qcow2_check(img *im, img_check_result *res, unsigned fix, img_err *err);
+
+/* qcow2_create.c */
+extern const img_opt_desc qcow2_create_opts[];
+int qcow2_create(img_file *file, const img_create_opts *o, img_err *err);
+
+/* qcow2_measure.c */
+int qcow2_measure(const img_opts *opts, uint64_t size, img *in,
+                  img_measure *out, img_err *err);
+
+/* qcow2.c */
+/* Opens the qcow2 image in file into im (the create path uses it on a
+ * handle of its own). */
+int qcow2_open(img *im, img_file *file, unsigned flags, img_err *err);
+void qcow2_close(img *im);
+int qcow2_flush(img *im, img_err *err);
+/* Prints a check/repair message on stderr unless the image is quiet. */
+void qcow2_report(const qcow2_state *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -45,6 +45,17 @@ int qcow2_l1_load(qcow2_state *s, img_file *file, img_err *err)
     return 0;
 }
 
+void qcow2_compressed_range(const qcow2_state *s, uint64_t entry,
+                            uint64_t *coffset, uint64_t *csize)
+{
+    /* The size is the sectors used minus the part of the first sector
+     * before the offset. */
+    uint64_t sectors = ((entry >> s->csize_shift) & s->csize_mask) + 1;
+    *coffset = entry & s->coffset_mask;
+    *csize = sectors * QCOW2_COMPRESSED_SECTOR -
+             (*coffset % QCOW2_COMPRESSED_SECTOR);
+}
+
 /* Frees the L1 table and the L2 cache (idempotent). */
 void qcow2_cluster_free(qcow2_state *s)
 {
@@ -55,54 +66,120 @@ void qcow2_cluster_free(qcow2_state *s)
     free(s->l1);
     s->l1 = NULL;
     s->l1_loaded = 0;
+    free(s->l1_dirty);
+    s->l1_dirty = NULL;
+    s->l1_ndirty = 0;
 }
 
-/* The least recently used slot (an empty one first). */
-static qcow2_l2_slot *l2_victim(qcow2_state *s)
+/* The least recently used slot that is not pinned (an empty one first);
+ * a dirty victim is written back (qcow2_meta.c orders that write). */
+static int l2_victim(qcow2_state *s, img_file *file, qcow2_l2_slot **out,
+                     img_err *err)
 {
-    qcow2_l2_slot *v = &s->l2_cache[0];
+    qcow2_l2_slot *v = NULL;
     for (unsigned i = 0; i < s->l2_cache_slots; i++) {
         qcow2_l2_slot *c = &s->l2_cache[i];
-        if (c->offset == 0) {
-            return c;
+        if (c->pins) {
+            continue;
         }
-        if (c->last_use < v->last_use) {
+        if (c->offset == 0) {
+            v = c;
+            break;
+        }
+        if (!v || c->last_use < v->last_use) {
             v = c;
         }
     }
-    return v;
+    if (!v) {
+        return img_err_set(err, EIO, "qcow2: L2 table cache exhausted");
+    }
+    if (v->offset && v->dirty) {
+        int r = qcow2_l2_writeback(s, file, v, err);
+        if (r < 0) {
+            return r;
+        }
+    }
+    /* The slot is marked empty until it is filled, so a failed read
+     * never leaves a half-filled table in the cache. */
+    v->offset = 0;
+    v->dirty = 0;
+    if (!v->table && !(v->table = malloc(s->cluster_size))) {
+        return img_err_set(err, ENOMEM, "Out of memory");
+    }
+    *out = v;
+    return 0;
 }
 
-/* Returns the L2 table at l2_off (validated by the caller) from the
- * cache, reading it on a miss. */
-static int l2_get(qcow2_state *s, img_file *file, uint64_t l2_off,
-                  const uint8_t **table, img_err *err)
+static qcow2_l2_slot *l2_find(qcow2_state *s, uint64_t l2_off)
 {
     for (unsigned i = 0; i < s->l2_cache_slots; i++) {
         if (s->l2_cache[i].offset == l2_off) {
             s->l2_cache[i].last_use = ++s->l2_clock;
-            *table = s->l2_cache[i].table;
-            return 0;
+            return &s->l2_cache[i];
         }
     }
-    qcow2_l2_slot *v = l2_victim(s);
-    /* A writer must write back dirty slots before they are evicted.  The
-     * slot is marked empty until the read succeeds, so a failed read
-     * never leaves a half-filled table in the cache. */
-    v->offset = 0;
-    if (!v->table && !(v->table = malloc(s->cluster_size))) {
-        return img_err_set(err, ENOMEM, "Out of memory");
+    return NULL;
+}
+
+int qcow2_l2_load(qcow2_state *s, img_file *file, uint64_t l2_off,
+                  qcow2_l2_slot **slot, img_err *err)
+{
+    if ((*slot = l2_find(s, l2_off)) != NULL) {
+        return 0;
     }
-    int r = img_file_pread(file, v->table, s->cluster_size, l2_off, err);
+    qcow2_l2_slot *v;
+    int r = l2_victim(s, file, &v, err);
+    if (r >= 0) {
+        r = img_file_pread(file, v->table, s->cluster_size, l2_off, err);
+        if (r < 0) {
+            img_err_prepend(err, "Could not read L2 table at %#" PRIx64
+                            ": ", l2_off);
+        }
+    }
     if (r < 0) {
-        img_err_prepend(err, "Could not read L2 table at %#" PRIx64 ": ",
-                        l2_off);
         return r;
     }
     v->offset = l2_off;
     v->last_use = ++s->l2_clock;
-    *table = v->table;
+    *slot = v;
     return 0;
+}
+
+int qcow2_l2_new_slot(qcow2_state *s, img_file *file, uint64_t l2_off,
+                      qcow2_l2_slot **slot, img_err *err)
+{
+    qcow2_l2_slot *v = l2_find(s, l2_off);
+    int r = v ? 0 : l2_victim(s, file, &v, err);
+    if (r < 0) {
+        return r;
+    }
+    v->offset = l2_off;
+    v->dirty = 1;
+    v->last_use = ++s->l2_clock;
+    *slot = v;
+    return 0;
+}
+
+void qcow2_l2_drop(qcow2_state *s, uint64_t l2_off)
+{
+    for (unsigned i = 0; i < QCOW2_L2_CACHE_MAX; i++) {
+        if (s->l2_cache[i].offset == l2_off && !s->l2_cache[i].pins) {
+            s->l2_cache[i].offset = 0;
+            s->l2_cache[i].dirty = 0;
+        }
+    }
+}
+
+/* Returns the L2 table at l2_off (validated by the caller). */
+static int l2_get(qcow2_state *s, img_file *file, uint64_t l2_off,
+                  const uint8_t **table, img_err *err)
+{
+    qcow2_l2_slot *slot;
+    int r = qcow2_l2_load(s, file, l2_off, &slot, err);
+    if (r >= 0) {
+        *table = slot->table;
+    }
+    return r;
 }
 
 /* The L2 table offset from L1 entry idx: 0 when unallocated. */
@@ -118,7 +195,7 @@ static int l1_lookup(const qcow2_state *s, uint64_t idx, uint64_t *l2_off,
                            " unaligned (L1 index: %#" PRIx64 ")", *l2_off,
                            idx);
     }
-    /* L2 tables are whole clusters inside the image file. */
+        /* L2 tables are whole clusters inside the image file. */
     if (*l2_off > s->file_size || s->cluster_size > s->file_size - *l2_off) {
         return img_err_set(err, EIO, "L2 table offset %#" PRIx64 " is "
                            "beyond the end of the file (L1 index: %#"

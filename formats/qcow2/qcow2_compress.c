@@ -1,5 +1,6 @@
-/* formats/qcow2/qcow2_compress.c -- reading compressed clusters (zlib raw
- * deflate, or zstd when the header's compression_type says so).
+/* formats/qcow2/qcow2_compress.c -- compressed clusters (zlib raw
+ * deflate, or zstd when the header's compression_type says so): reading
+ * them, and compressing a cluster for the writer.
  *
  * Spec: QEMU docs/interop/qcow2.txt, "Compressed Clusters Descriptor" and
  * the compression_type header field.  A descriptor holds a host byte
@@ -158,14 +159,77 @@ int qcow2_read_compressed(qcow2_state *s, img_file *file, uint64_t l2_entry,
     return 0;
 }
 
+/* Raw deflate with a 4 KiB window and QEMU's parameters (qemu-img
+ * writes the same streams). */
+static int deflate_zlib(const uint8_t *in, size_t len, uint8_t *out,
+                        size_t cap, size_t *out_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9,
+                     Z_DEFAULT_STRATEGY) != Z_OK) {
+        return -ENOMEM;
+    }
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    int ret = deflate(&z, Z_FINISH);
+    *out_len = ret == Z_STREAM_END ? cap - z.avail_out : 0;
+    deflateEnd(&z);
+    return ret == Z_STREAM_END || ret == Z_OK || ret == Z_BUF_ERROR
+               ? 0 : -EIO;
+}
+
+#ifdef IMG_HAVE_ZSTD
+/* One zstd frame at the default level; any failure means "store the
+ * cluster uncompressed". */
+static int deflate_zstd(qcow2_state *s, const uint8_t *in, size_t len,
+                        uint8_t *out, size_t cap, size_t *out_len)
+{
+    if (!s->zstd_cctx && !(s->zstd_cctx = ZSTD_createCCtx())) {
+        return -ENOMEM;
+    }
+    size_t ret = ZSTD_compress2(s->zstd_cctx, out, cap, in, len);
+    /* the usual error is "destination too small": stored uncompressed */
+    *out_len = ZSTD_isError(ret) ? 0 : ret;
+    return 0;
+}
+#endif
+
+int qcow2_compress_cluster(qcow2_state *s, const uint8_t *in, uint8_t *out,
+                           size_t cap, size_t *out_len, img_err *err)
+{
+    int r;
+    if (s->hdr.compression_type == QCOW2_COMPRESSION_ZLIB) {
+        r = deflate_zlib(in, s->cluster_size, out, cap, out_len);
+    } else {
+#ifdef IMG_HAVE_ZSTD
+        r = deflate_zstd(s, in, s->cluster_size, out, cap, out_len);
+#else
+        r = -ENOTSUP; /* refused at open */
+#endif
+    }
+    if (r == -ENOMEM) {
+        return img_err_set(err, ENOMEM, "Out of memory");
+    }
+    if (r < 0) {
+        return img_err_set(err, -r, "Could not compress a cluster");
+    }
+    return 0;
+}
+
 void qcow2_compress_free(qcow2_state *s)
 {
     free(s->cmp_in);
     free(s->cmp_out);
-    s->cmp_in = s->cmp_out = NULL;
+    free(s->cmp_wbuf);
+    s->cmp_in = s->cmp_out = s->cmp_wbuf = NULL;
     s->cmp_valid = 0;
 #ifdef IMG_HAVE_ZSTD
     ZSTD_freeDCtx(s->zstd_dctx);
+    ZSTD_freeCCtx(s->zstd_cctx);
 #endif
     s->zstd_dctx = NULL;
+    s->zstd_cctx = NULL;
 }

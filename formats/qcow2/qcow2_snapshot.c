@@ -136,6 +136,7 @@ int qcow2_snapshots_load(qcow2_state *s, img_file *file, img_err *err)
             return r;
         }
     }
+    s->snapshots_size = off - s->hdr.snapshots_offset;
     return 0;
 }
 

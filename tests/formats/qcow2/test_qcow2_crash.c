@@ -1,0 +1,345 @@
+/* tests/formats/qcow2/test_qcow2_crash.c -- crash consistency of the
+ * qcow2 writer, proved with the fault-injecting file backend.
+ *
+ * A write workload (new clusters, partial overwrites, zero writes,
+ * discards, compressed writes, L2 table and refcount block allocation,
+ * refcount table growth, flushes) runs once to count its writes and to
+ * record, at each flush, what the image must read as.  Then it runs again
+ * for N = 1, 2, ... total with every write from the Nth on dropped (a
+ * power cut).  The bytes that survived are opened again: check must find
+ * no corruption (leaks are allowed), and every byte the workload did not
+ * touch after the last flush that completed before the cut must read as
+ * at that flush.  With lazy refcounts the image is dirty after a cut; the
+ * read/write open rebuilds its refcounts and check must then find nothing
+ * at all.
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libimg/file.h"
+#include "libimg/img.h"
+
+/* ---- a memory file the test keeps: closing the wrapper leaves it ---- */
+
+typedef struct borrow_file {
+    img_file base;   /* must stay first */
+    img_file *inner; /* not owned */
+} borrow_file;
+
+static img_file *inner_of(img_file *f)
+{
+    return ((borrow_file *)f)->inner;
+}
+
+static int b_pread(img_file *f, void *buf, size_t len, uint64_t off,
+                   img_err *err)
+{
+    return img_file_pread(inner_of(f), buf, len, off, err);
+}
+
+static int b_pwrite(img_file *f, const void *buf, size_t len, uint64_t off,
+                    img_err *err)
+{
+    return img_file_pwrite(inner_of(f), buf, len, off, err);
+}
+
+static int b_size(img_file *f, uint64_t *size, img_err *err)
+{
+    return img_file_size(inner_of(f), size, err);
+}
+
+static int b_truncate(img_file *f, uint64_t size, img_err *err)
+{
+    return img_file_truncate(inner_of(f), size, err);
+}
+
+static int b_flush(img_file *f, img_err *err)
+{
+    return img_file_flush(inner_of(f), err);
+}
+
+static int b_punch(img_file *f, uint64_t off, uint64_t len, img_err *err)
+{
+    return img_file_punch_hole(inner_of(f), off, len, err);
+}
+
+static void b_close(img_file *f)
+{
+    free(f);
+}
+
+static const img_file_ops borrow_ops = {
+    .name = "borrow",
+    .pread = b_pread,
+    .pwrite = b_pwrite,
+    .get_size = b_size,
+    .truncate = b_truncate,
+    .flush = b_flush,
+    .punch_hole = b_punch,
+    .close = b_close,
+};
+
+static img_file *borrow_new(img_file *inner)
+{
+    borrow_file *b = calloc(1, sizeof(*b));
+    cr_assert_not_null(b);
+    b->base.ops = &borrow_ops;
+    b->base.flags = IMG_FILE_RDWR;
+    b->inner = inner;
+    return &b->base;
+}
+
+/* ---- the workload ---- */
+
+#define SIZE        (1u << 20)
+#define MAX_FLUSHES 64
+
+/* What a run records: per flush, the writes done and the content. */
+typedef struct run_log {
+    int nflush;
+    uint64_t flush_writes[MAX_FLUSHES]; /* writes counted after flush k */
+    int flush_op[MAX_FLUSHES];          /* op index of flush k */
+    uint8_t *snap[MAX_FLUSHES];         /* content at flush k */
+    int *last_op;                       /* per byte: last op changing it */
+    uint8_t *content;                   /* the shadow */
+} run_log;
+
+typedef struct op {
+    char kind; /* 'w' write, 'c' compressed, 'z' zero, 'Z' zero
+                  with unmap, 'd' discard, 'f' flush */
+    uint64_t off, len;
+} op;
+
+/* Touches many paths: fresh clusters, COW of partial clusters, refcount
+ * block and table growth (small clusters), zero and discard frees,
+ * compressed clusters and their overwrite. */
+static const op workload_ops[] = {
+    { 'w', 0, 300000 },      { 'f', 0, 0 },          { 'w', 5000, 20000 },
+    { 'c', 327680, 65536 },  { 'w', 700000, 123 },   { 'f', 0, 0 },
+    { 'Z', 8192, 40960 },    { 'w', 330000, 5000 },  { 'd', 100000, 60000 },
+    { 'f', 0, 0 },           { 'z', 600000, 70000 }, { 'w', 900000, 100000 },
+    { 'w', 1000, 2000 },     { 'f', 0, 0 },          { 'c', 0, 32768 },
+    { 'w', 200000, 400000 }, { 'f', 0, 0 },          { 'Z', 0, 100000 },
+    { 'w', 50000, 50000 },   { 'f', 0, 0 },
+};
+
+#define N_OPS (sizeof(workload_ops) / sizeof(workload_ops[0]))
+
+static void fill(uint8_t *p, uint64_t len, int seed, uint64_t off)
+{
+    for (uint64_t i = 0; i < len; i++) {
+        p[i] = (uint8_t)(seed * 37 + ((off + i) >> 9) * 3);
+    }
+}
+
+/* Runs op i; the shadow is updated as the image must read afterwards.
+ * In a run with a cut, errors are ignored (reads may see lost writes). */
+static void run_op(img *im, int i, run_log *log, img_file *fault,
+                   uint64_t cluster)
+{
+    const op *o = &workload_ops[i];
+    uint8_t *buf = malloc(o->len ? o->len : 1);
+    uint64_t off = o->off, len = o->len, start, end;
+    switch (o->kind) {
+    case 'w':
+    case 'c':
+        fill(buf, len, i + 1, off);
+        img_pwrite(im, buf, len, off, o->kind == 'c' ? IMG_WRITE_COMPRESSED : 0,
+                   NULL);
+        break;
+    case 'z':
+    case 'Z':
+        img_pwrite_zeroes(im, off, len,
+                          o->kind == 'Z' ? IMG_WRITE_MAY_UNMAP : 0, NULL);
+        memset(buf, 0, len);
+        break;
+    case 'd':
+        img_discard(im, off, len, NULL);
+        start = (off + cluster - 1) / cluster * cluster;
+        end = (off + len) / cluster * cluster;
+        off = start;
+        len = end > start ? end - start : 0;
+        memset(buf, 0, len);
+        break;
+    case 'f':
+        img_flush(im, NULL);
+        len = 0;
+        break;
+    }
+    if (log) {
+        for (uint64_t k = 0; k < len; k++) {
+            log->content[off + k] = buf[k];
+            log->last_op[off + k] = i;
+        }
+        if (o->kind == 'f' && log->nflush < MAX_FLUSHES) {
+            int n = log->nflush++;
+            log->flush_writes[n] = img_fault_file_writes(fault);
+            log->flush_op[n] = i;
+            log->snap[n] = malloc(SIZE);
+            memcpy(log->snap[n], log->content, SIZE);
+        }
+    }
+    free(buf);
+}
+
+/* The image the workload starts from (made with our create). */
+static uint8_t *base_image(const char *opts, size_t *len)
+{
+    img_file *mem = img_mem_file_new(NULL, 0, 1);
+    const img_driver *drv = img_driver_find("qcow2");
+    img_opts *o = img_opts_new(img_driver_create_opts(drv));
+    img_err err = { 0 };
+    cr_assert_eq(img_opts_parse(o, opts, &err), 0, "%s", err.msg);
+    img_create_opts co = { .size = SIZE, .opts = o };
+    cr_assert_eq(img_create_file(mem, "qcow2", &co, &err), 0, "%s", err.msg);
+    img_opts_free(o);
+    const uint8_t *d = img_mem_file_data(mem, len);
+    uint8_t *copy = malloc(*len);
+    memcpy(copy, d, *len);
+    img_file_close(mem);
+    return copy;
+}
+
+/* Runs the workload over a copy of base with writes from drop_from on
+ * lost; returns the surviving bytes (and the write count). */
+static uint8_t *crash_run(const uint8_t *base, size_t base_len,
+                          uint64_t drop_from, run_log *log, size_t *out_len,
+                          uint64_t *writes)
+{
+    img_file *mem = img_mem_file_new(base, base_len, 1);
+    img_fault_plan plan = { .drop_from = drop_from };
+    img_file *fault = img_fault_file_new(borrow_new(mem), &plan);
+    img *im = NULL;
+    img_err err = { 0 };
+    cr_assert_eq(
+        img_open_file(fault, "qcow2",
+                      IMG_OPEN_RDWR | IMG_OPEN_NO_LOCK | IMG_OPEN_QUIET, &im,
+                      &err),
+        0, "%s", err.msg);
+    img_info info;
+    cr_assert_eq(img_get_info(im, &info, &err), 0);
+    img_info_clear(&info);
+    for (int i = 0; i < (int)N_OPS; i++) {
+        run_op(im, i, log, fault, info.cluster_size);
+    }
+    *writes = img_fault_file_writes(fault);
+    img_close(im);
+    const uint8_t *d = img_mem_file_data(mem, out_len);
+    uint8_t *copy = malloc(*out_len ? *out_len : 1);
+    memcpy(copy, d, *out_len);
+    img_file_close(mem);
+    return copy;
+}
+
+/* The index of the last flush that was entirely on disk, or -1. */
+static int durable_flush(const run_log *log, uint64_t drop_from)
+{
+    int k = -1;
+    for (int i = 0; i < log->nflush; i++) {
+        if (log->flush_writes[i] < drop_from) {
+            k = i;
+        }
+    }
+    return k;
+}
+
+/* Opens the survivor, repairs when dirty (read/write open) and checks. */
+static void check_survivor(const uint8_t *bytes, size_t len,
+                           const uint8_t *base, const run_log *log, int k,
+                           int lazy, uint64_t n)
+{
+    img_file *f = img_mem_file_new(bytes, len, 1);
+    img *im = NULL;
+    img_err err = { 0 };
+    unsigned flags =
+        IMG_OPEN_NO_LOCK | IMG_OPEN_QUIET | (lazy ? IMG_OPEN_RDWR : 0);
+    cr_assert_eq(img_open_file(f, "qcow2", flags, &im, &err), 0,
+                 "cut at write %" PRIu64 ": open: %s", n, err.msg);
+    img_check_result res;
+    cr_assert_eq(img_check(im, &res, 0, &err), 0, "cut at %" PRIu64 ": %s", n,
+                 err.msg);
+    cr_assert_eq(res.corruptions, 0,
+                 "cut at write %" PRIu64 ": %d "
+                 "corruptions",
+                 n, res.corruptions);
+    cr_assert_eq(res.check_errors, 0, "cut at write %" PRIu64, n);
+    if (lazy) {
+        cr_assert_eq(res.leaks, 0,
+                     "cut at write %" PRIu64 ": leaks after "
+                     "the repair",
+                     n);
+    }
+    uint8_t *buf = malloc(SIZE);
+    cr_assert_eq(img_pread(im, buf, SIZE, 0, &err), 0,
+                 "cut at %" PRIu64 ": read: %s", n, err.msg);
+    (void)base;
+    for (uint64_t i = 0; k >= 0 && i < SIZE; i++) {
+        if (log->last_op[i] <= log->flush_op[k] && buf[i] != log->snap[k][i]) {
+            cr_assert_fail("cut at write %" PRIu64 ": byte %" PRIu64
+                           " flushed at op %d reads %#x, not %#x",
+                           n, i, log->flush_op[k], buf[i], log->snap[k][i]);
+        }
+    }
+    free(buf);
+    img_close(im);
+}
+
+static void crash_test(const char *opts, int lazy, uint64_t step)
+{
+    size_t base_len, len;
+    uint8_t *base = base_image(opts, &base_len);
+    run_log log;
+    memset(&log, 0, sizeof(log));
+    log.content = calloc(1, SIZE);
+    log.last_op = calloc(SIZE, sizeof(int));
+    for (uint64_t i = 0; i < SIZE; i++) {
+        log.last_op[i] = -1;
+    }
+    uint64_t total;
+    free(crash_run(base, base_len, 0, &log, &len, &total));
+    cr_assert(total > 20, "the workload writes (%" PRIu64 ")", total);
+    cr_assert(log.nflush > 3);
+    for (uint64_t n = 1; n <= total; n += step) {
+        uint64_t w;
+        uint8_t *bytes = crash_run(base, base_len, n, NULL, &len, &w);
+        check_survivor(bytes, len, base, &log, durable_flush(&log, n), lazy, n);
+        free(bytes);
+    }
+    for (int i = 0; i < log.nflush; i++) {
+        free(log.snap[i]);
+    }
+    free(log.content);
+    free(log.last_op);
+    free(base);
+}
+
+Test(qcow2_crash, every_cut_leaves_a_consistent_image)
+{
+    crash_test("cluster_size=4k", 0, 1);
+}
+
+/* 512-byte clusters and 64-bit refcounts: the refcount table grows and
+ * many refcount blocks are allocated during the workload. */
+Test(qcow2_crash, refcount_growth_is_crash_safe)
+{
+    crash_test("cluster_size=512,refcount_bits=64", 0, 7); /* ~800 writes */
+}
+
+Test(qcow2_crash, extended_l2_is_crash_safe)
+{
+    crash_test("cluster_size=16k,extended_l2=on", 0, 1);
+}
+
+Test(qcow2_crash, version_2_is_crash_safe)
+{
+    crash_test("compat=0.10,cluster_size=8k", 0, 1);
+}
+
+/* With lazy refcounts the dirty bit is set instead: the read/write open
+ * rebuilds the refcounts, and then nothing is wrong. */
+Test(qcow2_crash, lazy_refcounts_are_repaired_on_open)
+{
+    crash_test("cluster_size=4k,lazy_refcounts=on", 1, 1);
+}

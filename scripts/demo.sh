@@ -142,7 +142,7 @@ main()
 {
     local fmt line
     say "Checking packages"
-    if ! deps_ensure "${DEPS_BUILD[@]}" qemu-utils; then
+    if ! deps_ensure "${DEPS_BUILD[@]}" "${DEPS_RUN[@]}" qemu-utils; then
         echo "demo: FAILED: packages missing"
         exit 1
     fi

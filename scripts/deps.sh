@@ -15,13 +15,18 @@
 DEPS_BUILD=(meson ninja-build pkg-config gcc
             zlib1g-dev libzstd-dev libxml2-dev
             libglib2.0-dev libpixman-1-dev libslirp-dev)
+# At run time: `vdisk boot` runs the BIOS image of Debian's seabios package
+# (/usr/share/seabios/bios-256k.bin); no firmware is bundled.
+DEPS_RUN=(seabios)
 # Unit tests (Criterion; libvmdk and libvhdi read our VMDK and VHDX images
 # back, and libvmdk's header needs libbfio's).
 DEPS_TEST=(libcriterion-dev libvmdk-dev libbfio-dev libvhdi-dev libqcow-dev)
 # Reference implementations the tests compare against, and the benchmarks
 # (libvmdk-utils, libvhdi-utils, libqcow-utils: libyal's vmdkinfo,
-# vhdiinfo and qcowinfo).
-DEPS_ORACLE=(qemu-utils hyperfine libvmdk-utils libvhdi-utils libqcow-utils)
+# vhdiinfo and qcowinfo; qemu-system-x86: QEMU TCG, the reference the
+# emulator's boot output and speed are compared with).
+DEPS_ORACLE=(qemu-utils hyperfine libvmdk-utils libvhdi-utils libqcow-utils
+             qemu-system-x86)
 # clang with its runtime libraries: libFuzzer and the sanitizers.
 DEPS_FUZZ=(clang libclang-rt-14-dev)
 

@@ -293,7 +293,7 @@ summary()
 
 main()
 {
-    local pkgs=("${DEPS_BUILD[@]}" "${DEPS_TEST[@]}" "${DEPS_ORACLE[@]}")
+    local pkgs=("${DEPS_BUILD[@]}" "${DEPS_RUN[@]}" "${DEPS_TEST[@]}" "${DEPS_ORACLE[@]}")
     local start=$SECONDS
     if has_stage fuzz; then
         pkgs+=("${DEPS_FUZZ[@]}")

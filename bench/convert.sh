@@ -12,9 +12,12 @@
 # BENCH_FORMATS (default "qcow2 vhdx vmdk"; "" times raw output only).
 #
 # Inputs: sparse.raw, ~40% data in scattered 1..8 MiB runs of random bytes
-# with holes between them, and full.raw, every byte written.  Cases: raw
-# output with and without -W, then qcow2, vhdx and vmdk output for each
-# format "vdisk create -f FMT" supports.  Uses hyperfine when installed
+# with holes between them, full.raw, every byte written, text.raw (a
+# quarter of the size: compressible words, for -c), and qcow2 copies of
+# sparse.raw and full.raw made by qemu-img.  Cases: raw output with and
+# without -W, then qcow2, vhdx and vmdk output for each format "vdisk
+# create -f FMT" supports, qcow2 input to raw and vhdx, compressed qcow2
+# (zlib and zstd) and streamOptimized VMDK.  Uses hyperfine when installed
 # (--warmup 1 --runs RUNS --export-json), else timed loops.  Page cache:
 # dropped before each run when /proc/sys/vm/drop_caches is writable (as
 # root), otherwise the inputs are warm in the cache (said in the output).
@@ -77,6 +80,27 @@ make_sparse() {
          "($((100 * data / SIZE_MB))%)"
 }
 
+# Words of 2..9 letters separated by spaces: compresses about 3:1.
+make_text() {
+    local f=$dir/text.raw
+    python3 -c 'import random, sys
+random.seed(7)
+w = ["".join(random.choice("abcdefghij") for _ in range(random.randint(2, 9)))
+     for _ in range(5000)]
+out, n, want = sys.stdout.buffer, 0, int(sys.argv[1]) << 20
+while n < want:
+    s = (" ".join(random.choice(w) for _ in range(2000)) + "\n").encode()
+    out.write(s[:want - n]); n += len(s)' "$((SIZE_MB / 4))" >"$f"
+    echo "text.raw: $((SIZE_MB / 4)) MiB of words (compressible)"
+}
+
+# qcow2 copies of the raw inputs, written by qemu-img.
+make_qcow2_inputs() {
+    "$QEMU_IMG" convert -O qcow2 "$dir/sparse.raw" "$dir/sparse.qcow2"
+    "$QEMU_IMG" convert -O qcow2 "$dir/full.raw" "$dir/full.qcow2"
+    echo "sparse.qcow2, full.qcow2: the same, converted by qemu-img"
+}
+
 make_full() {
     local f=$dir/full.raw mb
     : >"$f"
@@ -106,8 +130,9 @@ have_hyperfine() {
     [[ -z ${BENCH_NO_HYPERFINE:-} ]] && command -v hyperfine >/dev/null
 }
 
-# "MEAN SD CPU" in seconds for a command line (CPU: user + system time,
-# "-" without hyperfine), from hyperfine's JSON or a timed loop.  Each
+# "MEAN SD CPU MIN" in seconds for a command line (CPU: user + system
+# time, "-" without hyperfine; MIN: the fastest run, steadier than the
+# mean on a busy machine), from hyperfine's JSON or a timed loop.  Each
 # run starts with the previous output removed and synced, so neither tool
 # pays for the other's write-back.
 mean_time() {
@@ -115,11 +140,12 @@ mean_time() {
     if have_hyperfine; then
         hyperfine --warmup 1 --runs "$RUNS" --prepare "$prepare" \
             --export-json "$dir/$name.json" -n "$name" "$cmd" \
-            >/dev/null 2>&1 || { echo "failed -"; return; }
+            >/dev/null 2>&1 || { echo "failed - - -"; return; }
         python3 -c 'import json, sys
 r = json.load(open(sys.argv[1]))["results"][0]
-print("%.3f %.3f %.3f" % (r["mean"], r["stddev"] or 0,
-                          r["user"] + r["system"]))' "$dir/$name.json"
+print("%.3f %.3f %.3f %.3f" % (r["mean"], r["stddev"] or 0,
+                               r["user"] + r["system"], r["min"]))' \
+            "$dir/$name.json"
         return
     fi
     local times="" i t0 t1
@@ -127,28 +153,30 @@ print("%.3f %.3f %.3f" % (r["mean"], r["stddev"] or 0,
     for ((i = 0; i < RUNS; i++)); do
         bash -c "$prepare"
         t0=$EPOCHREALTIME
-        bash -c "$cmd" >/dev/null 2>&1 || { echo "failed -"; return; }
+        bash -c "$cmd" >/dev/null 2>&1 || { echo "failed - - -"; return; }
         t1=$EPOCHREALTIME
         times+=" $t0:$t1"
     done
     echo "$times" | awk -v RS=' ' -F: 'NF == 2 {
-        d = $2 - $1; s += d; q += d * d; n++ }
+        d = $2 - $1; s += d; q += d * d; n++; if (n == 1 || d < lo) lo = d }
         END { m = s / n; v = n > 1 ? (q - n * m * m) / (n - 1) : 0;
-              printf "%.3f %.3f -\n", m, (v > 0 ? sqrt(v) : 0) }'
+              printf "%.3f %.3f - %.3f\n", m, (v > 0 ? sqrt(v) : 0), lo }'
 }
 
 # One table row: the same conversion by both tools.
 bench_case() {
     local label=$1 opts=$2 input=$3
-    local v vsd vcpu q qsd qcpu ratio
-    read -r v vsd vcpu < <(mean_time "vdisk-${label// /_}" \
+    local v vsd vcpu vmin q qsd qcpu qmin ratio rmin
+    read -r v vsd vcpu vmin < <(mean_time "vdisk-${label// /_}" \
         "$VDISK convert $opts $dir/$input $dir/out")
-    read -r q qsd qcpu < <(mean_time "qemu-${label// /_}" \
+    read -r q qsd qcpu qmin < <(mean_time "qemu-${label// /_}" \
         "$QEMU_IMG convert $opts $dir/$input $dir/out")
     ratio=$(awk -v v="$v" -v q="$q" \
             'BEGIN { if (v > 0) printf "%.2f", q / v; else print "-" }')
-    printf "%-20s %6s %6s %6s %7s %6s %6s %5s\n" "$label" "$v" "$vsd" \
-        "$vcpu" "$q" "$qsd" "$qcpu" "$ratio"
+    rmin=$(awk -v v="$vmin" -v q="$qmin" \
+           'BEGIN { if (v > 0) printf "%.2f", q / v; else print "-" }')
+    printf "%-20s %6s %6s %6s %7s %6s %6s %5s %5s\n" "$label" "$v" "$vsd" \
+        "$vcpu" "$q" "$qsd" "$qcpu" "$ratio" "$rmin"
 }
 
 vdisk_creates() {
@@ -164,6 +192,8 @@ echo "inputs in $dir"
 make_seed
 make_sparse
 make_full
+make_text
+make_qcow2_inputs
 rm -f "$dir/seed"
 sync
 echo "$("$VDISK" --version | head -1); $("$QEMU_IMG" --version | head -1)"
@@ -175,9 +205,10 @@ else
 fi
 echo
 echo "seconds: mean wall time, its standard deviation, mean CPU time"
-echo "(user + system); q/v = qemu-img wall / vdisk wall"
-printf "%-20s %6s %6s %6s %7s %6s %6s %5s\n" "case" "vdisk" "sd" "cpu" \
-    "qemu" "sd" "cpu" "q/v"
+echo "(user + system); q/v = qemu-img wall / vdisk wall (means), min = the"
+echo "same for the fastest runs"
+printf "%-20s %6s %6s %6s %7s %6s %6s %5s %5s\n" "case" "vdisk" "sd" "cpu" \
+    "qemu" "sd" "cpu" "q/v" "min"
 bench_case "sparse -O raw" "-O raw" sparse.raw
 bench_case "sparse -O raw -W" "-O raw -W" sparse.raw
 bench_case "full -O raw" "-O raw" full.raw
@@ -191,8 +222,17 @@ for fmt in ${BENCH_FORMATS-qcow2 vhdx vmdk}; do
         printf "%-20s %s\n" "-O $fmt" "(skipped: vdisk cannot create $fmt)"
     fi
 done
+bench_case "qcow2 sparse -O raw" "-O raw" sparse.qcow2
+bench_case "qcow2 full -O raw" "-O raw" full.qcow2
+if [[ " ${BENCH_FORMATS-vhdx} " == *" vhdx "* ]] && vdisk_creates vhdx; then
+    bench_case "qcow2 full -O vhdx" "-O vhdx" full.qcow2
+fi
 if [[ " ${BENCH_FORMATS-qcow2} " == *" qcow2 "* ]] && vdisk_creates qcow2; then
     bench_case "sparse -O qcow2 -c" "-O qcow2 -c" sparse.raw
+    bench_case "text -c zlib" "-O qcow2 -c -o compression_type=zlib" \
+        text.raw
+    bench_case "text -c zstd" "-O qcow2 -c -o compression_type=zstd" \
+        text.raw
 fi
 if [[ " ${BENCH_FORMATS-vmdk} " == *" vmdk "* ]] && vdisk_creates vmdk; then
     # streamOptimized: every grain deflate-compressed (what vSphere imports).

@@ -119,5 +119,15 @@ int cmd_check(const cli_env *env, int argc, char **argv);
 int cmd_measure(const cli_env *env, int argc, char **argv);
 int cmd_resize(const cli_env *env, int argc, char **argv);
 int cmd_dd(const cli_env *env, int argc, char **argv);
+int cmd_boot(const cli_env *env, int argc, char **argv); /* emu only */
+int cmd_snapshot(const cli_env *env, int argc, char **argv);
+
+/* cmd_info.c: bdrv_snapshot_dump()'s "Snapshot list:" table (shared
+ * by "info" and "snapshot -l"). */
+void cli_print_snapshot_table(FILE *out, const img_snapshot_info *list,
+                              size_t n);
+int cmd_amend(const cli_env *env, int argc, char **argv);
+int cmd_rebase(const cli_env *env, int argc, char **argv);
+int cmd_commit(const cli_env *env, int argc, char **argv);
 
 #endif

@@ -12,9 +12,10 @@
  * the output file when this run created it, and an output that is one of
  * the inputs (or their backing files) is refused before anything is
  * truncated.  Cache modes are validated; the only one with an effect is
- * the default "unsafe", which (as in QEMU) skips syncing a raw target at
- * the end.  Other formats are always flushed so that their metadata
- * reaches the file: libimg has no "write back caches but do not sync".
+ * the default "unsafe" (QEMU's BDRV_O_NO_FLUSH, what qemu-img convert
+ * uses for its target): the target opens with IMG_OPEN_NO_FLUSH, so its
+ * driver writes its metadata back at the end but never syncs the file;
+ * a raw target is not flushed at all.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -47,6 +48,7 @@ typedef struct convert_args {
     char *options;         /* every -o joined with ','; owned */
     const char *snapshot;  /* -l SNAPSHOT_NAME */
     int snapshot_opts;     /* -l snapshot.id=...,snapshot.name=... */
+    const char *snapshot_param; /* that -l argument */
     const char *cache;     /* -t, "unsafe" by default */
     const char *src_cache; /* -T, checked and ignored */
     int64_t min_sparse;    /* -S in bytes */
@@ -124,6 +126,9 @@ static int parse_snapshot_opts(const cli_env *env, const char *s)
         if (strcmp(kv, "snapshot.id") && strcmp(kv, "snapshot.name")) {
             cli_error(env, "Invalid parameter '%s'", kv);
             r = -1;
+        } else if (!eq) {
+            cli_warn(env, "short-form boolean option '%s' deprecated\n"
+                     "Please use %s=on instead", kv, kv);
         }
     }
     free(copy);
@@ -213,6 +218,7 @@ static int parse_value(const cli_env *env, int c, const char *v,
             return -1;
         }
         a->snapshot_opts = 1;
+        a->snapshot_param = v;
         return parse_snapshot_opts(env, v) < 0 ? 1 : -1;
     case 'S':
         a->explicit_sparse = 1;
@@ -367,10 +373,35 @@ static int open_sources(const cli_env *env, const convert_args *a,
     return 0;
 }
 
-/* -l: no driver here loads internal snapshots temporarily. */
+/* The value of key in a -l "snapshot.id=X,snapshot.name=Y" argument
+ * (checked by parse_snapshot_opts): the last one wins and a key without
+ * '=' means "on", as QemuOpts reads it.  malloc'd, or NULL. */
+static char *snapshot_opt(const char *param, const char *key)
+{
+    char *copy = strdup(param), *val = NULL;
+    for (char *save = NULL, *kv = copy ? strtok_r(copy, ",", &save) : NULL;
+         kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq) {
+            *eq = '\0';
+        }
+        if (!strcmp(kv, key)) {
+            free(val);
+            val = strdup(eq ? eq + 1 : "on");
+        }
+    }
+    free(copy);
+    return val;
+}
+
+/* -l: the first source shows the snapshot (QEMU's
+ * bdrv_snapshot_load_tmp; a bare name is tried as an id, then as a
+ * name). */
 static int check_snapshot(const cli_env *env, const convert_args *a,
                           const convert_state *s)
 {
+    img_err err = { 0 };
+    int r;
     if (!a->snapshot && !a->snapshot_opts) {
         return 0;
     }
@@ -378,12 +409,24 @@ static int check_snapshot(const cli_env *env, const convert_args *a,
         cli_error(env, "No support for concatenating multiple snapshot");
         return -1;
     }
-    cli_error(env,
-              "Failed to load snapshot: Block format '%s' used by "
-              "device '' does not support temporarily loading internal "
-              "snapshots",
-              img_format(s->src[0]));
-    return -1;
+    if (a->snapshot_opts) {
+        char *id = snapshot_opt(a->snapshot_param, "snapshot.id");
+        char *name = snapshot_opt(a->snapshot_param, "snapshot.name");
+        r = img_snapshot_load_tmp(s->src[0], id, name, &err);
+        free(id);
+        free(name);
+    } else {
+        r = img_snapshot_load_tmp(s->src[0], a->snapshot, NULL, &err);
+        if (r == -ENOENT || r == -EINVAL) {
+            err = (img_err){ 0 };
+            r = img_snapshot_load_tmp(s->src[0], NULL, a->snapshot, &err);
+        }
+    }
+    if (r < 0) {
+        cli_error(env, "Failed to load snapshot: %s", err.msg);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- the target's creation options ---- */
@@ -573,8 +616,11 @@ static int open_target(const cli_env *env, const convert_args *a,
         cli_error(env, "Invalid cache option: %s", a->cache);
         return -1;
     }
-    s->dst = cli_open(env, a->out, a->out_fmt,
-                      IMG_OPEN_RDWR | (a->quiet ? IMG_OPEN_QUIET : 0));
+    unsigned flags = IMG_OPEN_RDWR | (a->quiet ? IMG_OPEN_QUIET : 0);
+    if (!strcmp(a->cache, "unsafe")) {
+        flags |= IMG_OPEN_NO_FLUSH;
+    }
+    s->dst = cli_open(env, a->out, a->out_fmt, flags);
     if (!s->dst) {
         return -1;
     }

@@ -7,12 +7,15 @@
  * both from a QDict, whose iteration order is its hash table's order, not
  * the order members were added: info_qdict_order() reproduces that order
  * for every dict we print (the top-level info and the driver's
- * format-specific tree alike).
+ * format-specific tree alike).  Internal snapshots appear as the
+ * "snapshots" list (QAPI SnapshotInfo) and, in human output, as
+ * bdrv_snapshot_dump()'s "Snapshot list:" table, dates in local time.
  */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "libimg/backing.h"
@@ -195,12 +198,61 @@ static int add_backing(img_val *d, const img *im)
     return 0;
 }
 
+/* One QAPI SnapshotInfo dict (members in QAPI order). */
+static img_val *snapshot_to_val(const img_snapshot_info *sn)
+{
+    img_val *d = img_val_dict_new();
+    if (!d) {
+        return NULL;
+    }
+    img_val_dict_set_str(d, "id", sn->id);
+    img_val_dict_set_str(d, "name", sn->name);
+    img_val_dict_set_int(d, "vm-state-size", (int64_t)sn->vm_state_size);
+    img_val_dict_set_int(d, "date-sec", sn->date_sec);
+    img_val_dict_set_int(d, "date-nsec", sn->date_nsec);
+    img_val_dict_set_int(d, "vm-clock-sec",
+                         (int64_t)(sn->vm_clock_nsec / 1000000000u));
+    img_val_dict_set_int(d, "vm-clock-nsec",
+                         (int64_t)(sn->vm_clock_nsec % 1000000000u));
+    if (sn->icount != -1) {
+        img_val_dict_set_int(d, "icount", sn->icount);
+    }
+    return d;
+}
+
+/* "snapshots": present when the format lists at least one (QEMU's
+ * bdrv_query_snapshot_info_list; a format without snapshots has none). */
+static int add_snapshots(img_val *d, img *im)
+{
+    img_snapshot_info *list;
+    size_t n;
+    if (img_snapshot_list(im, &list, &n, NULL) < 0 || n == 0) {
+        return 0;
+    }
+    img_val *l = img_val_list_new();
+    for (size_t i = 0; l && i < n; i++) {
+        img_val *v = snapshot_to_val(&list[i]);
+        if (!v) {
+            img_val_free(l);
+            l = NULL;
+            break;
+        }
+        img_val_list_append(l, v);
+    }
+    img_snapshot_list_free(list, n);
+    if (!l) {
+        return -1;
+    }
+    img_val_dict_set(d, "snapshots", l);
+    return 0;
+}
+
 /* The ImageInfo dict of im, in QDict order; takes info's format-specific
  * tree.  Members are added in QAPI ImageInfo order (which decides between
  * members sharing a hash bucket).  QEMU reports dirty-flag whenever the
  * driver's get_info succeeds, which it does for every format we support,
  * so it is always present here. */
-static img_val *info_to_val(const img *im, img_info *info)
+static img_val *info_to_val(img *im, img_info *info)
 {
     img_val *d = img_val_dict_new();
     if (!d) {
@@ -219,7 +271,7 @@ static img_val *info_to_val(const img *im, img_info *info)
     if (info->encrypted) {
         img_val_dict_set_bool(d, "encrypted", 1);
     }
-    if (add_backing(d, im) < 0) {
+    if (add_backing(d, im) < 0 || add_snapshots(d, im) < 0) {
         img_val_free(d);
         return NULL;
     }
@@ -321,11 +373,72 @@ static void print_human_backing(FILE *out, const img_val *d)
     }
 }
 
+/* One row of bdrv_snapshot_dump(); the date in local time. */
+static void print_row(FILE *out, const img_snapshot_info *sn)
+{
+    char vmsize[64], date[32] = "", clock_buf[64], icount[32] = "";
+    time_t t = (time_t)sn->date_sec;
+    struct tm tm;
+    if (localtime_r(&t, &tm)) {
+        strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+    }
+    uint64_t secs = sn->vm_clock_nsec / 1000000000u;
+    snprintf(clock_buf, sizeof(clock_buf), "%02d:%02d:%02d.%03d",
+             (int)(secs / 3600), (int)((secs / 60) % 60), (int)(secs % 60),
+             (int)((sn->vm_clock_nsec / 1000000) % 1000));
+    cli_size_to_str(sn->vm_state_size, vmsize, sizeof(vmsize));
+    if (sn->icount != -1) {
+        snprintf(icount, sizeof(icount), "%" PRId64, sn->icount);
+    }
+    fprintf(out, "%-9s %-16s %8s%20s%13s%11s\n", sn->id, sn->name, vmsize,
+            date, clock_buf, icount);
+}
+
+/* Also used by "snapshot -l" (cmd_snapshot.c). */
+void cli_print_snapshot_table(FILE *out, const img_snapshot_info *list,
+                              size_t n)
+{
+    fprintf(out, "Snapshot list:\n");
+    fprintf(out, "%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE",
+            "DATE", "VM CLOCK", "ICOUNT");
+    for (size_t i = 0; i < n; i++) {
+        print_row(out, &list[i]);
+    }
+}
+
+/* The "Snapshot list:" table from the "snapshots" member. */
+static void print_human_snapshots(FILE *out, const img_val *d)
+{
+    const img_val *l = img_val_dict_get(d, "snapshots");
+    size_t n = l ? img_val_count(l) : 0;
+    img_snapshot_info *sns = n ? calloc(n, sizeof(*sns)) : NULL;
+    if (!sns) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const img_val *v = img_val_at(l, i), *ic;
+        sns[i].id = (char *)img_val_str(img_val_dict_get(v, "id"));
+        sns[i].name = (char *)img_val_str(img_val_dict_get(v, "name"));
+        sns[i].vm_state_size =
+            img_val_uint(img_val_dict_get(v, "vm-state-size"));
+        sns[i].date_sec =
+            (uint32_t)img_val_int(img_val_dict_get(v, "date-sec"));
+        sns[i].vm_clock_nsec =
+            img_val_uint(img_val_dict_get(v, "vm-clock-sec")) * 1000000000u +
+            img_val_uint(img_val_dict_get(v, "vm-clock-nsec"));
+        ic = img_val_dict_get(v, "icount");
+        sns[i].icount = ic ? img_val_int(ic) : -1;
+    }
+    cli_print_snapshot_table(out, sns, n);
+    free(sns); /* the strings belong to d */
+}
+
 /* bdrv_image_info_dump() for one image. */
 static void print_human(FILE *out, const img_val *d)
 {
     print_human_one(out, d);
     print_human_backing(out, d);
+    print_human_snapshots(out, d);
     const img_val *spec = img_val_dict_get(d, "format-specific");
     if (spec) {
         fprintf(out, "Format specific information:\n");

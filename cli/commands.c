@@ -4,9 +4,21 @@
 #include "cli.h"
 
 static const cli_command commands[] = {
+    { "amend", cmd_amend,
+      "[--object objectdef] [--image-opts] [-p] [-q] [-f fmt] [-t cache] "
+      "[--force] -o options filename" },
+#ifdef VDISK_HAVE_EMU
+    { "boot", cmd_boot,
+      "[-f fmt] [-U] filename [--memory size] [--serial file|-] "
+      "[--timeout seconds] [--timeout-wall seconds] [--expect text] "
+      "[--bios file] [--debugcon file] [--ns-per-insn n]" },
+#endif
     { "check", cmd_check,
       "[--object objectdef] [--image-opts] [-q] [-f fmt] [--output=ofmt] "
       "[-r [leaks | all]] [-T src_cache] [-U] filename" },
+    { "commit", cmd_commit,
+      "[--object objectdef] [--image-opts] [-q] [-f fmt] [-t cache] "
+      "[-b base] [-r rate_limit] [-d] [-p] filename" },
     { "compare", cmd_compare,
       "[--object objectdef] [--image-opts] [-f fmt] [-F fmt] [-T src_cache] "
       "[-p] [-q] [-s] [-U] filename1 filename2" },
@@ -33,9 +45,15 @@ static const cli_command commands[] = {
       "[--output=ofmt] [-O output_fmt] [-o options] [--size N | "
       "[--object objectdef] [--image-opts] [-f fmt] [-l snapshot_param] "
       "filename]" },
+    { "rebase", cmd_rebase,
+      "[--object objectdef] [--image-opts] [-U] [-q] [-f fmt] [-t cache] "
+      "[-T src_cache] [-p] [-u] -b backing_file [-F backing_fmt] filename" },
     { "resize", cmd_resize,
       "[--object objectdef] [--image-opts] [-f fmt] [--preallocation=prealloc] "
       "[-q] [--shrink] filename [+ | -]size" },
+    { "snapshot", cmd_snapshot,
+      "[--object objectdef] [--image-opts] [-U] [-q] [-l | -a snapshot | "
+      "-c snapshot | -d snapshot] filename" },
 };
 
 const cli_command *cli_find_command(const char *name)

@@ -28,6 +28,14 @@ typedef struct cvt_chunk {
     uint64_t seq;      /* ticket: position in write order */
 } cvt_chunk;
 
+/* A cluster compressed by its worker before its turn to write (convert
+ * -c with a target that has img_compress_cluster). */
+typedef struct cvt_packed {
+    int valid;           /* data/len hold the chunk compressed */
+    const uint8_t *data; /* compressed bytes */
+    size_t len;          /* 0: it did not shrink, stored as it is */
+} cvt_packed;
+
 /* ---- sources.c: the sources as one virtual disk ---- */
 
 /* Bytes source i occupies in the concatenation (size rounded up to 512). */
@@ -88,10 +96,16 @@ void cvt_ratelimit_wait(cvt_ratelimit *rl, uint64_t bytes);
 
 /* ---- write.c: writing one chunk ---- */
 
-/* Writes chunk c; for CVT_DATA its bytes are in buf.  Adds what it did to
- * st.  Returns 0 or -errno with err set ("error while writing at byte N:
- * ..."). */
+/* Writes chunk c; for CVT_DATA its bytes are in buf, and pk (may be
+ * NULL) its compressed form when the worker made one.  Adds what it did
+ * to st.  Returns 0 or -errno with err set ("error while writing at byte
+ * N: ..."). */
 int cvt_write_chunk(const cvt_params *p, const cvt_chunk *c, const uint8_t *buf,
-                    cvt_ratelimit *rl, cvt_stats *st, img_err *err);
+                    const cvt_packed *pk, cvt_ratelimit *rl, cvt_stats *st,
+                    img_err *err);
+/* Whether a compressed data chunk is written as data (zero clusters are
+ * written as zeros unless min_sparse is 0). */
+int cvt_compressed_is_data(const cvt_params *p, const uint8_t *buf,
+                           uint64_t len);
 
 #endif

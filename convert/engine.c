@@ -9,6 +9,12 @@
  * advances write_seq and wakes the others, so reads overlap while writes
  * stay ascending.  The first failure is recorded, wakes every waiter, and
  * no chunk is written after it.
+ *
+ * Compression (-c) with a target that has img_compress_cluster: each
+ * worker compresses its cluster right after reading it, before waiting
+ * for its turn, so clusters are compressed on every core while they are
+ * still written in order (QEMU compresses inside the in-order write, on
+ * one core).  Other targets compress inside img_pwrite.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -34,6 +40,7 @@ typedef struct cvt_run_state {
     int ret;                 /* the first failure's -errno */
     img_err err;             /* and its message */
     int offload;             /* copy offloading is still worth trying */
+    int packed;              /* workers compress (img_compress_cluster) */
     uint64_t progress_total; /* bytes of chunks that count for progress */
     uint64_t progress_done;
     cvt_stats stats;  /* the workers' counts, summed at their end */
@@ -194,16 +201,53 @@ static int offload_chunk(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
     if (r < 0) {
         return r;
     }
-    return cvt_write_chunk(st->p, c, buf, &st->rl, local, err);
+    return cvt_write_chunk(st->p, c, buf, NULL, &st->rl, local, err);
+}
+
+/* One worker's buffers and counts. */
+typedef struct cvt_worker {
+    uint8_t *buf;    /* chunk data */
+    uint8_t *cbuf;   /* its compressed form (packed runs), else NULL */
+    cvt_stats local; /* added to the run's at the end */
+} cvt_worker;
+
+/* Compresses a data chunk ahead of its turn when the workers do that;
+ * zero clusters stay unpacked (written as zeros). */
+static int pack(cvt_run_state *st, const cvt_chunk *c, cvt_worker *w,
+                cvt_packed *pk, img_err *err)
+{
+    const cvt_params *p = st->p;
+    memset(pk, 0, sizeof(*pk));
+    if (!st->packed || c->kind != CVT_DATA ||
+        !cvt_compressed_is_data(p, w->buf, c->len)) {
+        return 0;
+    }
+    size_t clen = 0;
+    int r = img_compress_cluster(p->dst, w->buf, c->len, w->cbuf,
+                                 (size_t)p->cluster_size, &clen, err);
+    if (r < 0) {
+        img_err_prepend(err, "error while compressing at byte %" PRIu64
+                        ": ", c->off);
+        return r;
+    }
+    pk->valid = 1;
+    pk->data = w->cbuf;
+    pk->len = clen;
+    return 0;
 }
 
 /* Processes one claimed chunk; returns 0 to go on, -1 to stop. */
-static int do_chunk(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
-                    cvt_stats *local)
+static int do_chunk(cvt_run_state *st, const cvt_chunk *c, cvt_worker *w)
 {
     img_err err = { 0 };
     int offload;
+    cvt_packed pk = { 0 };
+    uint8_t *buf = w->buf;
+    cvt_stats *local = &w->local;
     int r = fetch(st, c, buf, &offload, &err);
+    if (r >= 0 && !offload) {
+        r = pack(st, c, w, &pk, &err);
+    }
     if (r < 0) {
         fail(st, r, &err);
         return -1;
@@ -214,7 +258,7 @@ static int do_chunk(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
     if (offload) {
         r = offload_chunk(st, c, buf, local, &err);
     } else {
-        r = cvt_write_chunk(st->p, c, buf, &st->rl, local, &err);
+        r = cvt_write_chunk(st->p, c, buf, &pk, &st->rl, local, &err);
     }
     if (r < 0) {
         fail(st, r, &err); /* before passing the turn: nothing after it */
@@ -232,25 +276,42 @@ static void add_stats(cvt_stats *to, const cvt_stats *from)
     to->offloaded += from->offloaded;
 }
 
-/* One worker: its own buffer and counters, then claim, fetch, write
+/* The worker's buffers: the chunk, and its compressed form when the
+ * workers compress. */
+static int worker_alloc(cvt_run_state *st, cvt_worker *w)
+{
+    void *buf = NULL;
+    memset(w, 0, sizeof(*w));
+    if (posix_memalign(&buf, BUF_ALIGN, (size_t)st->chunk) != 0) {
+        return -1;
+    }
+    w->buf = buf;
+    if (st->packed && !(w->cbuf = malloc((size_t)st->p->cluster_size))) {
+        free(w->buf);
+        return -1;
+    }
+    return 0;
+}
+
+/* One worker: its own buffers and counters, then claim, fetch, write
  * until the planner runs dry or the run fails. */
 static void *worker_main(void *arg)
 {
     cvt_run_state *st = arg;
-    cvt_stats local = { 0 };
-    void *buf = NULL;
-    if (posix_memalign(&buf, BUF_ALIGN, (size_t)st->chunk) != 0) {
+    cvt_worker w;
+    if (worker_alloc(st, &w) < 0) {
         img_err err = { 0 };
         fail(st, img_err_set(&err, ENOMEM, "Out of memory"), &err);
         return NULL;
     }
     cvt_chunk c;
-    while (claim(st, &c) && do_chunk(st, &c, buf, &local) == 0) {
+    while (claim(st, &c) && do_chunk(st, &c, &w) == 0) {
         /* next chunk */
     }
-    free(buf);
+    free(w.buf);
+    free(w.cbuf);
     pthread_mutex_lock(&st->lock);
-    add_stats(&st->stats, &local);
+    add_stats(&st->stats, &w.local);
     pthread_mutex_unlock(&st->lock);
     return NULL;
 }
@@ -361,6 +422,7 @@ int cvt_run(const cvt_params *p, cvt_stats *stats, img_err *err)
     st.p = p;
     st.chunk = chunk_size(p);
     st.offload = p->copy_offload;
+    st.packed = p->compress && img_has_compress_hooks(p->dst);
     pthread_mutex_init(&st.lock, NULL);
     pthread_cond_init(&st.turn, NULL);
     cvt_ratelimit_init(&st.rl, p->rate_limit);

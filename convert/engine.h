@@ -18,7 +18,10 @@
  *   - data chunks are scanned for zero blocks: runs of at least min_sparse
  *     bytes (and leading/trailing zero blocks of a chunk) are treated as
  *     zero ranges; min_sparse 0 writes every byte, zeros included;
- *   - compress writes whole clusters with IMG_WRITE_COMPRESSED;
+ *   - compress writes whole clusters compressed: each worker compresses
+ *     its cluster with img_compress_cluster before its turn and writes it
+ *     with img_pwrite_compressed (targets without those hooks get
+ *     img_pwrite with IMG_WRITE_COMPRESSED);
  *   - with salvage, a failed read is retried sector by sector, and
  *     sectors that cannot be read (or whose status cannot) become zeros
  *     (qemu-img --salvage).

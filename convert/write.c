@@ -1,6 +1,7 @@
 /* convert/write.c -- writing one chunk to the target (QEMU's
  * convert_co_write): data minus its zero blocks, zero ranges, compressed
- * clusters, or nothing.
+ * clusters (compressed by the worker beforehand when the target can take
+ * them so), or nothing.
  */
 #include <inttypes.h>
 
@@ -59,12 +60,35 @@ static int write_sparse(const cvt_params *p, const cvt_chunk *c,
     return 0;
 }
 
-/* A data chunk: everything (-S 0), a whole compressed cluster, or the
- * data pieces with zero blocks left out. */
-static int write_data_chunk(const cvt_params *p, const cvt_chunk *c,
-                            const uint8_t *buf, cvt_ratelimit *rl,
-                            cvt_stats *st, img_err *err)
+/* A cluster the worker compressed (pk->len 0: stored as it is). */
+static int write_packed(const cvt_params *p, const cvt_chunk *c,
+                        const uint8_t *buf, const cvt_packed *pk,
+                        cvt_ratelimit *rl, cvt_stats *st, img_err *err)
 {
+    cvt_ratelimit_wait(rl, c->len);
+    int r = img_pwrite_compressed(p->dst, buf, c->len, c->off, pk->data,
+                                  pk->len, err);
+    if (r >= 0) {
+        st->data_written += c->len;
+    }
+    return r;
+}
+
+int cvt_compressed_is_data(const cvt_params *p, const uint8_t *buf,
+                           uint64_t len)
+{
+    return p->min_sparse == 0 || !cvt_is_zero(buf, len);
+}
+
+/* A data chunk: already compressed, everything (-S 0), a whole
+ * compressed cluster, or the data pieces with zero blocks left out. */
+static int write_data_chunk(const cvt_params *p, const cvt_chunk *c,
+                            const uint8_t *buf, const cvt_packed *pk,
+                            cvt_ratelimit *rl, cvt_stats *st, img_err *err)
+{
+    if (pk && pk->valid) {
+        return write_packed(p, c, buf, pk, rl, st, err);
+    }
     if (p->min_sparse == 0) {
         return write_data(p, buf, c->len, c->off, rl, st, err);
     }
@@ -80,7 +104,8 @@ static int write_data_chunk(const cvt_params *p, const cvt_chunk *c,
 
 /* Errors carry the chunk's target offset, as qemu-img reports them. */
 int cvt_write_chunk(const cvt_params *p, const cvt_chunk *c, const uint8_t *buf,
-                    cvt_ratelimit *rl, cvt_stats *st, img_err *err)
+                    const cvt_packed *pk, cvt_ratelimit *rl, cvt_stats *st,
+                    img_err *err)
 {
     int r = 0;
     switch (c->kind) {
@@ -91,7 +116,7 @@ int cvt_write_chunk(const cvt_params *p, const cvt_chunk *c, const uint8_t *buf,
         r = write_zeroes(p, c->off, c->len, st, err);
         break;
     case CVT_DATA:
-        r = write_data_chunk(p, c, buf, rl, st, err);
+        r = write_data_chunk(p, c, buf, pk, rl, st, err);
         break;
     }
     if (r < 0) {

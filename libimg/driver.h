@@ -59,6 +59,37 @@ struct img_driver {
     int (*info)(img *im, img_info *out, img_err *err);
     int (*measure)(const img_opts *opts, uint64_t size, img *in,
                    img_measure *out, img_err *err);
+    /* Internal snapshots (see img_snapshot_*); NULL: -ENOTSUP. */
+    int (*snapshot_list)(img *im, img_snapshot_info **out, size_t *n,
+                         img_err *err);
+    int (*snapshot_create)(img *im, const img_snapshot_info *sn,
+                           img_err *err);
+    int (*snapshot_goto)(img *im, const char *id_or_name, img_err *err);
+    int (*snapshot_delete)(img *im, const char *id, const char *name,
+                           img_err *err);
+    int (*snapshot_load_tmp)(img *im, const char *id, const char *name,
+                             img_err *err);
+    /* qemu-img amend: options (terminated by name NULL; NULL: no amend)
+     * and the change itself, on an image opened read/write. */
+    const img_opt_desc *amend_opts;
+    int (*amend)(img *im, const img_opts *opts, int force,
+                 img_progress_fn cb, void *opaque, img_err *err);
+    /* Rewrites the backing file reference (name and fmt may be NULL). */
+    int (*change_backing)(img *im, const char *name, const char *fmt,
+                          img_err *err);
+    /* Drops all data of this layer (qemu-img commit). */
+    int (*make_empty)(img *im, img_err *err);
+    /* Compressed writes in two steps, so that convert -c compresses on
+     * every core (see img_compress_cluster): compress_cluster may run on
+     * many threads at once and outside the per-image lock, so it reads
+     * only what open fixed; pwrite_compressed is serialised like pwrite.
+     * Both set or both NULL. */
+    int (*compress_cluster)(img *im, const void *buf, uint64_t len,
+                            void *out, size_t cap, size_t *out_len,
+                            img_err *err);
+    int (*pwrite_compressed)(img *im, const void *buf, uint64_t len,
+                             uint64_t off, const void *cdata, size_t clen,
+                             img_err *err);
 };
 
 /* The open image.  Drivers read and set the fields marked "driver". */

@@ -117,6 +117,23 @@ int img_block_status_above(img *im, img *base, uint64_t off, uint64_t len,
                            uint64_t *pnum, uint64_t *host_off, int *depth,
                            img **file_img, img_err *err);
 
+/* Compressed writes in two steps (libimg/img_compress.c), for callers
+ * that compress on several threads (convert -c).  img_compress_cluster
+ * is thread-safe and takes no lock: it compresses the cluster at buf
+ * (len bytes: one cluster, or the short last one) into out (cap bytes)
+ * and sets *out_len, 0 when the result would not be smaller than a
+ * cluster.  img_pwrite_compressed then stores the cluster at off (cluster
+ * aligned): the clen compressed bytes at cdata, or buf itself when clen
+ * is 0.  Both return -ENOTSUP when the format has no such hooks; then
+ * use img_pwrite(IMG_WRITE_COMPRESSED). */
+int img_compress_cluster(img *im, const void *buf, uint64_t len, void *out,
+                         size_t cap, size_t *out_len, img_err *err);
+int img_pwrite_compressed(img *im, const void *buf, uint64_t len,
+                          uint64_t off, const void *cdata, size_t clen,
+                          img_err *err);
+/* Whether the two calls above are available for this image. */
+int img_has_compress_hooks(const img *im);
+
 /* Information for "info". */
 typedef struct img_info {
     uint64_t virtual_size;
@@ -186,5 +203,60 @@ typedef struct img_measure {
 int img_driver_measure(const img_driver *drv, const img_opts *opts,
                        uint64_t size, img *in, img_measure *out,
                        img_err *err);
+
+/* Changing an image in place (qemu-img amend, rebase, commit). */
+/* Progress of a long operation: done out of total units (total > 0). */
+typedef void (*img_progress_fn)(void *opaque, uint64_t done,
+                                uint64_t total);
+/* The driver's amend options (terminated by name NULL), or NULL when the
+ * format cannot amend. */
+const img_opt_desc *img_driver_amend_opts(const img_driver *drv);
+/* Changes the options of the open (read/write) image: opts is parsed
+ * against img_driver_amend_opts(); cb (may be NULL) reports progress.
+ * -ENOTSUP when the format cannot amend. */
+int img_amend(img *im, const img_opts *opts, int force, img_progress_fn cb,
+              void *opaque, img_err *err);
+/* Records a new backing file name (NULL: none) and format (NULL: none)
+ * in the image.  The opened chain is not changed.  -ENOTSUP when the
+ * format cannot. */
+int img_change_backing(img *im, const char *name, const char *fmt,
+                       img_err *err);
+/* Reopens an open image (typically one of a chain) read/write in place.
+ * On failure the image stays usable read-only unless the driver could
+ * not be reopened at all (then only img_close() is allowed). */
+int img_reopen_rw(img *im, img_err *err);
+/* Drops everything this layer stores (reads then come from the backing
+ * image), as after a commit.  -ENOTSUP when the format cannot. */
+int img_make_empty(img *im, img_err *err);
+
+/* Internal snapshots (qemu-img snapshot, convert -l). */
+typedef struct img_snapshot_info {
+    char *id;               /* malloc'd (list); ignored by create */
+    char *name;             /* malloc'd (list); the tag */
+    uint64_t vm_state_size; /* bytes of saved VM state (0: disk only) */
+    uint32_t date_sec;      /* wall clock at creation */
+    uint32_t date_nsec;
+    uint64_t vm_clock_nsec; /* guest clock at creation */
+    int64_t icount;         /* instruction count, -1 when not recorded */
+} img_snapshot_info;
+/* *out gets a malloc'd array of *n snapshots (NULL when none); free it
+ * with img_snapshot_list_free.  -ENOTSUP when the format has none. */
+int img_snapshot_list(img *im, img_snapshot_info **out, size_t *n,
+                      img_err *err);
+void img_snapshot_list_free(img_snapshot_info *list, size_t n);
+/* Creates a snapshot of the current state named sn->name with sn's date,
+ * clock and icount; the id is the next free number.  Read/write only. */
+int img_snapshot_create(img *im, const img_snapshot_info *sn, img_err *err);
+/* Reverts the image to the snapshot whose id, else whose name, is
+ * id_or_name (-ENOENT when none). */
+int img_snapshot_apply(img *im, const char *id_or_name, img_err *err);
+/* Deletes the snapshot matching id and name (either may be NULL, not
+ * both; -ENOENT when none). */
+int img_snapshot_delete(img *im, const char *id, const char *name,
+                        img_err *err);
+/* Read-only images: reads show the snapshot matching id and name (either
+ * may be NULL) from now on (QEMU's bdrv_snapshot_load_tmp). */
+int img_snapshot_load_tmp(img *im, const char *id, const char *name,
+                          img_err *err);
 
 #endif

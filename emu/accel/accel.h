@@ -142,5 +142,11 @@ struct emu_bus;
  * backends report such accesses as EMU_EXIT_MMIO instead.
  */
 void emu_interp_attach_bus(emu_accel *a, struct emu_bus *bus);
+/*
+ * Interpreter only: opens or closes the A20 gate (physical address bit 20
+ * reads as 0 while closed), as port 0x92 asks.  A hardware backend would
+ * alias the memory slots instead.
+ */
+void emu_interp_set_a20(emu_accel *a, bool on);
 
 #endif /* EMU_ACCEL_H */

@@ -25,6 +25,7 @@ static emu_cpu *cpu_of(emu_accel *a)
 
 static void interp_free(emu_accel *a)
 {
+    emu_cpu_fini(cpu_of(a));
     free(a);
 }
 
@@ -125,6 +126,11 @@ static const emu_accel_ops interp_ops = {
 void emu_interp_attach_bus(emu_accel *a, struct emu_bus *bus)
 {
     cpu_of(a)->bus = bus;
+}
+
+void emu_interp_set_a20(emu_accel *a, bool on)
+{
+    emu_cpu_set_a20(cpu_of(a), on);
 }
 
 emu_accel *emu_interp_new(void)

@@ -2,11 +2,11 @@
  * emu/cpu/cpu.c -- interpreter state, memory access and the run loop.
  *
  * Reset state and real-mode segment loads follow SDM vol. 3, section 9.1;
- * real-mode interrupt delivery follows section 20.1.4.  The loop fetches,
- * decodes and executes one instruction at a time, counting retired
- * instructions, which also drive the TSC (no host clock).
+ * real-mode interrupt delivery follows section 20.1.4.  Linear accesses
+ * go through the MMU (mmu.c); the run loop is in run.c.
  */
 #include "cpu_int.h"
+#include "tcache.h"
 
 #include <errno.h>
 #include <string.h>
@@ -15,6 +15,9 @@ void emu_cpu_load_seg_real(emu_cpu *c, unsigned sreg, uint16_t sel)
 {
     c->seg[sreg].sel = sel;
     c->seg[sreg].base = (uint32_t)sel << 4;
+    if (sreg == EMU_CS) {
+        c->tc_dirty = true;     /* the decoded block ends with CS */
+    }
     /* limit and attributes are kept, as on real hardware */
 }
 
@@ -36,12 +39,22 @@ void emu_cpu_reset(emu_cpu *c)
     c->shadow = false;
     c->io_pending = false;
     c->irq_vector = -1;
+    c->ldtr = (emu_segment){ 0, 0, 0xFFFF, 0x82 };
+    c->tr = (emu_segment){ 0, 0, 0xFFFF, 0x8B };
+    memset(c->dr, 0, sizeof(c->dr));
+    c->dr[6] = 0xFFFF0FF0u;
+    c->dr[7] = 0x400;
+    c->io_string = false;
+    c->io_have = false;
+    emu_fpu_init(&c->fpu);
+    emu_tlb_flush_all(c);
 }
 
 void emu_cpu_init(emu_cpu *c)
 {
     memset(c, 0, sizeof(*c));
     atomic_init(&c->kicked, false);
+    c->a20_mask = 0xFFFFFFFFu;
     emu_cpu_default_cpuid(c);
     emu_cpu_reset(c);
 }
@@ -61,7 +74,13 @@ int emu_cpu_map_ram(emu_cpu *c, uint64_t gpa, uint64_t size, void *host)
         return -ENOSPC;
     }
     c->slot[c->nslots++] = (emu_cpu_slot){ gpa, size, host };
+    emu_tlb_flush_all(c);           /* cached MMIO pages may be RAM now */
     return 0;
+}
+
+void emu_cpu_fini(emu_cpu *c)
+{
+    emu_tcache_free(c);
 }
 
 uint32_t emu_reg_get(const emu_cpu *c, unsigned r, unsigned size)
@@ -124,6 +143,14 @@ uint32_t emu_phys_read(emu_cpu *c, uint64_t pa, unsigned size)
 void emu_phys_write(emu_cpu *c, uint64_t pa, unsigned size, uint32_t v)
 {
     uint8_t *p = phys_ptr(c, pa, size);
+    unsigned first = 4096 - (unsigned)(pa & 0xFFF);
+
+    if (c->tc != NULL) {            /* writes into decoded code */
+        emu_tcache_write(c, pa, first < size ? first : size);
+        if (first < size) {
+            emu_tcache_write(c, pa + first, size - first);
+        }
+    }
 
     if (p == NULL && c->bus != NULL && phys_ptr(c, pa, 1) == NULL) {
         emu_bus_mem_write(c->bus, pa, size, v);
@@ -139,23 +166,18 @@ void emu_phys_write(emu_cpu *c, uint64_t pa, unsigned size, uint32_t v)
     }
 }
 
-/* Linear address to physical: identity until paging exists. */
-static uint64_t lin_to_phys(const emu_cpu *c, uint32_t lin)
-{
-    (void)c;
-    return lin;
-}
-
+/* Segment-relative accesses: the segment base plus the offset is a
+ * linear address (limit and rights checks are the segment code's). */
 uint32_t emu_mem_read(emu_cpu *c, unsigned seg, uint32_t off,
                       unsigned size)
 {
-    return emu_phys_read(c, lin_to_phys(c, c->seg[seg].base + off), size);
+    return emu_lin_read(c, c->seg[seg].base + off, size);
 }
 
 void emu_mem_write(emu_cpu *c, unsigned seg, uint32_t off, unsigned size,
                    uint32_t v)
 {
-    emu_phys_write(c, lin_to_phys(c, c->seg[seg].base + off), size, v);
+    emu_lin_write(c, c->seg[seg].base + off, size, v);
 }
 
 /* Stack-pointer width: 4 when SS is a 32-bit (B=1) segment. */
@@ -198,111 +220,18 @@ void emu_interrupt_real(emu_cpu *c, uint8_t vector, uint32_t ret_eip)
     c->eip = ip;
 }
 
-/* Fetches and decodes the instruction at CS:EIP. */
-static int fetch_decode(emu_cpu *c, emu_insn *in)
-{
-    uint8_t buf[EMU_INSN_MAX];
-    bool code32 = c->seg[EMU_CS].attr & EMU_SEG_DB;
-    const uint8_t *p = phys_ptr(c, lin_to_phys(c, c->seg[EMU_CS].base +
-                                                  c->eip), EMU_INSN_MAX);
-
-    if (p != NULL) {        /* common case: all 15 bytes in one RAM slot */
-        return emu_decode(p, EMU_INSN_MAX, code32, in);
-    }
-    for (unsigned i = 0; i < EMU_INSN_MAX; i++) {
-        buf[i] = (uint8_t)emu_mem_read(c, EMU_CS, c->eip + i, 1);
-    }
-    return emu_decode(buf, sizeof(buf), code32, in);
-}
-
-/* Delivers a queued external interrupt when IF and no shadow allow it. */
-static bool take_irq(emu_cpu *c)
-{
-    if (c->irq_vector < 0 || c->shadow || !(c->eflags & EMU_FL_IF)) {
-        return false;
-    }
-    emu_interrupt_real(c, (uint8_t)c->irq_vector, c->eip);
-    c->irq_vector = -1;
-    c->halted = false;
-    return true;
-}
-
-/* Executes one instruction; returns an enum emu_exec_result. */
-static int step(emu_cpu *c)
-{
-    emu_insn in;
-    emu_ctx x = { c, &in, 0, 0 };
-    int r;
-
-    c->shadow = false;
-    if (fetch_decode(c, &in) < 0) {
-        x.fault = EMU_EXC_UD;
-        r = EMU_EXEC_FAULT;
-    } else {
-        x.next_eip = (c->eip + in.len) &
-                     emu_size_mask(c->seg[EMU_CS].attr & EMU_SEG_DB ? 4 : 2);
-        r = emu_exec(&x);
-    }
-    if (r == EMU_EXEC_FAULT) {
-        emu_interrupt_real(c, (uint8_t)x.fault, c->eip);
-        return EMU_EXEC_OK;
-    }
-    c->icount++;
-    return r;
-}
-
-/* Checks for conditions that end run() before the next instruction. */
-static bool run_should_stop(emu_cpu *c, emu_exit *ex, uint64_t start,
-                            uint64_t budget)
-{
-    if (atomic_exchange(&c->kicked, false)) {
-        ex->reason = EMU_EXIT_KICK;
-    } else if (c->want_window && (c->eflags & EMU_FL_IF) && !c->shadow) {
-        ex->reason = EMU_EXIT_IRQ_WINDOW;
-    } else if (c->icount - start >= budget) {
-        ex->reason = EMU_EXIT_BUDGET;
-    } else {
-        return false;
-    }
-    return true;
-}
-
-int emu_cpu_run(emu_cpu *c, uint64_t budget, emu_exit *ex)
-{
-    uint64_t start = c->icount;
-
-    if (c->io_pending) {
-        return -EBUSY;
-    }
-    memset(ex, 0, sizeof(*ex));
-    c->exit = ex;
-    for (;;) {
-        take_irq(c);
-        if (c->halted) {
-            ex->reason = EMU_EXIT_HLT;
-            break;
-        }
-        if (run_should_stop(c, ex, start, budget)) {
-            break;
-        }
-        int r = step(c);
-        if (r == EMU_EXEC_HALT) {
-            c->halted = true;
-        } else if (r == EMU_EXEC_EXIT) {
-            break;
-        }
-    }
-    ex->retired = c->icount - start;
-    c->exit = NULL;
-    return 0;
-}
-
 int emu_cpu_complete_io(emu_cpu *c, uint64_t data)
 {
     if (!c->io_pending) {
         return -EINVAL;
     }
-    emu_reg_set(c, EMU_EAX, c->io_reg_size, (uint32_t)data);
+    if (c->io_string) {         /* INS stores it when re-executed */
+        c->io_value = (uint32_t)data;
+        c->io_have = true;
+        c->io_string = false;
+    } else {
+        emu_reg_set(c, EMU_EAX, c->io_reg_size, (uint32_t)data);
+    }
     c->io_pending = false;
     return 0;
 }

@@ -4,12 +4,13 @@
  * The CPU state (GPRs, EIP, EFLAGS with lazily evaluated arithmetic flags,
  * segment registers with cached descriptors, control registers) plus the
  * guest RAM slots it reads directly.  Port I/O leaves the run loop as an
- * exit; accesses outside RAM go to an optional bus (MMIO).  This slice
- * implements real mode; protected mode and paging come later.
+ * exit; accesses outside RAM go to an optional bus (MMIO).  Real mode
+ * and 16/32-bit protected mode (segmentation, IDT, TSS stack switches).
  */
 #ifndef EMU_CPU_CPU_H
 #define EMU_CPU_CPU_H
 
+#include <setjmp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +18,8 @@
 #include "emu/accel/accel.h"
 #include "emu/bus/bus.h"
 #include "emu/cpu/decode.h"
+#include "emu/cpu/fpu.h"
+#include "emu/cpu/mmu.h"
 
 #define EMU_CPU_MAX_SLOTS   16
 #define EMU_CPU_MAX_CPUID   16
@@ -58,7 +61,18 @@ typedef struct emu_cpu {
     emu_lazy lf;                /* pending arithmetic flags */
     emu_segment seg[EMU_NSEG];  /* segment registers */
     emu_dtable gdtr, idtr;      /* descriptor tables */
+    emu_segment ldtr, tr;       /* LDT and task registers (cached) */
     uint32_t cr[5];             /* CR0..CR4 */
+    uint32_t dr[8];             /* debug registers (stored only) */
+    uint32_t sysenter[3];       /* SYSENTER_CS/ESP/EIP MSRs */
+    bool io_string;             /* the pending IN belongs to an INS */
+    bool io_have;               /* INS: complete_io supplied io_value */
+    uint32_t io_value;          /* value read for a pending INS */
+    jmp_buf fault_jmp;          /* where emu_raise() unwinds to */
+    bool in_run;                /* inside emu_cpu_run (raise allowed) */
+    uint32_t insn_esp;          /* ESP at the start of the instruction */
+    uint8_t fault_vec;          /* exception being raised */
+    uint32_t fault_err;         /* and its error code */
     uint64_t icount;            /* retired instructions (the TSC source) */
     int64_t tsc_offset;         /* TSC = icount + tsc_offset */
     bool halted;                /* stopped by HLT until an interrupt */
@@ -74,10 +88,19 @@ typedef struct emu_cpu {
     emu_cpuid_entry cpuid[EMU_CPU_MAX_CPUID];
     unsigned ncpuid;
     emu_exit *exit;             /* exit being filled by run() */
+    emu_tlb_entry tlb[EMU_TLB_SIZE];  /* software TLB (mmu.c) */
+    uint32_t tlb_cr0, tlb_cr3, tlb_cr4; /* CRs the TLB was filled under */
+    uint32_t a20_mask;          /* physical address mask of the A20 gate */
+    struct emu_tcache *tc;      /* decoded blocks (tcache.c), lazily made */
+    bool tc_dirty;              /* decoded code was dropped: leave block */
+    emu_fpu fpu;                /* x87 state (fpu.c) */
 } emu_cpu;
 
 /* Initialises all of *c: no RAM, default CPUID, reset state. */
 void emu_cpu_init(emu_cpu *c);
+/* Frees what the CPU allocated while running (the decoded-code cache);
+ * *c stays usable. */
+void emu_cpu_fini(emu_cpu *c);
 /* Puts the CPU in its reset state (CS:IP = F000:FFF0, real mode). */
 void emu_cpu_reset(emu_cpu *c);
 /* Adds a RAM slot; 0, -EINVAL (overlap/empty) or -ENOSPC. */
@@ -103,6 +126,9 @@ void emu_cpu_set_flags(emu_cpu *c, uint32_t fl);
 /* Performs an ALU operation on size-byte operands, setting the flags. */
 uint32_t emu_cpu_alu(emu_cpu *c, unsigned op, unsigned size, uint32_t a,
                      uint32_t b);
+
+/* CR0.ET (the other CR0 bits are in mmu.h). */
+#define EMU_CR0_ET   0x00000010u
 
 /* Loads a segment register the real-mode way (base = sel << 4). */
 void emu_cpu_load_seg_real(emu_cpu *c, unsigned sreg, uint16_t sel);

@@ -8,10 +8,23 @@
 #define EMU_CPU_CPU_INT_H
 
 #include "cpu.h"
+#include "mmu.h"
 
-/* Exception vectors used so far. */
+/* Exception vectors (SDM vol. 3, table 6-1). */
 #define EMU_EXC_DE   0   /* divide error */
+#define EMU_EXC_DB   1   /* debug */
+#define EMU_EXC_BP   3   /* breakpoint (INT3) */
+#define EMU_EXC_OF   4   /* overflow (INTO) */
+#define EMU_EXC_BR   5   /* BOUND range exceeded */
 #define EMU_EXC_UD   6   /* invalid opcode */
+#define EMU_EXC_NM   7   /* device not available */
+#define EMU_EXC_DF   8   /* double fault (error code 0) */
+#define EMU_EXC_TS   10  /* invalid TSS (error code) */
+#define EMU_EXC_NP   11  /* segment not present (error code) */
+#define EMU_EXC_SS   12  /* stack fault (error code) */
+#define EMU_EXC_GP   13  /* general protection (error code) */
+#define EMU_EXC_PF   14  /* page fault (error code, CR2) */
+#define EMU_EXC_AC   17  /* alignment check (error code) */
 
 /* What an instruction handler tells the run loop. */
 enum emu_exec_result {
@@ -55,6 +68,36 @@ uint32_t emu_pop(emu_cpu *c, unsigned size);
 
 /* cpu.c: real-mode interrupt delivery through the IVT */
 void emu_interrupt_real(emu_cpu *c, uint8_t vector, uint32_t ret_eip);
+
+/*
+ * except.c: exceptions.  Code running inside emu_cpu_run reports a fault
+ * with emu_raise() (mmu.h), which unwinds to the run loop with nothing
+ * retired (c->eip still addresses the faulting instruction).  The loop
+ * then calls emu_exception(), which delivers it (real-mode IVT or
+ * protected-mode IDT) and applies the double-fault rules; it returns
+ * false on a triple fault (shutdown).  The error code is pushed only for
+ * vectors that define one (8, 10-14, 17), so others may pass 0.
+ */
+bool emu_exception(emu_cpu *c, unsigned vector, uint32_t err);
+
+/* Kinds of event for emu_interrupt(). */
+enum emu_intr_kind {
+    EMU_INTR_SOFT,     /* INT n / INT3 / INTO: gate DPL checked, EXT=0 */
+    EMU_INTR_EXT,      /* external (PIC) interrupt: EXT=1 */
+    EMU_INTR_EXC,      /* processor exception: EXT=1, error code */
+};
+/* Delivers an interrupt in the current mode with return address ret_eip;
+ * sets CS:EIP to the handler.  Faults during delivery are raised. */
+void emu_interrupt(emu_cpu *c, unsigned vector, unsigned kind,
+                   uint32_t err, uint32_t ret_eip);
+
+/* seg.c: segment loads and far transfers in the current mode; faults
+ * are raised.  The far transfers set CS, EIP and ESP themselves. */
+void emu_seg_load(emu_cpu *c, unsigned sreg, uint16_t sel);
+void emu_far_jump(emu_cpu *c, uint16_t sel, uint32_t off, unsigned opsize,
+                  bool call, uint32_t ret_eip);
+void emu_far_ret(emu_cpu *c, unsigned opsize, uint16_t release);
+void emu_iret(emu_cpu *c, unsigned opsize);
 
 /* exec.c: executes one decoded instruction */
 int emu_exec(emu_ctx *x);

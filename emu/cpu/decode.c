@@ -66,7 +66,7 @@ static unsigned op1_attr(uint8_t b)
         return A_MOFFS;
     case 0xF6: case 0xF7:
         return A_M | A_GRP3;
-    case 0xD6: case 0xF1:
+    case 0xF1:
         return A_UD;
     default:
         return 0;
@@ -81,12 +81,15 @@ static unsigned op2_attr(uint8_t b)
     }
     if ((b >= 0x40 && b <= 0x4F) || (b >= 0x90 && b <= 0x9F) ||
         (b >= 0xB0 && b <= 0xBF && b != 0xB9 && b != 0xBA) ||
-        b <= 0x03 || (b >= 0x20 && b <= 0x23) || b == 0x1F ||
+        b <= 0x03 || (b >= 0x20 && b <= 0x23) ||
+        (b >= 0x18 && b <= 0x1F) ||
         b == 0xA3 || b == 0xAB || b == 0xA5 || b == 0xAD || b == 0xAF ||
         b == 0xC0 || b == 0xC1 || b == 0xC7) {
         return A_M;
     }
     switch (b) {
+    case 0xAE:                       /* FXSAVE, FXRSTOR (fpu.c) */
+        return A_M;
     case 0xA4: case 0xAC: case 0xBA:
         return A_M | A_I8;
     case 0x06: case 0x08: case 0x09: case 0x0B: case 0x30: case 0x31:

@@ -2,11 +2,13 @@
  * emu/cpu/exec.c -- instruction dispatch, data movement, control flow.
  *
  * MOV/LEA/XCHG/MOVZX/MOVSX/CMOVcc/SETcc, the stack (PUSH/POP/PUSHA/POPA/
- * PUSHF/POPF), jumps, calls, returns, LOOP/JCXZ, INT/IRET through the
- * real-mode IVT, flag instructions, HLT, CPUID and RDTSC (SDM vol. 2).
- * Segment loads are real-mode only in this slice.
+ * PUSHF/POPF), jumps, calls, returns, LOOP/JCXZ, INT/IRET, flag
+ * instructions, HLT, CPUID and RDTSC (SDM vol. 2).  Segment loads, far
+ * transfers, interrupts and IRET go through seg.c and except.c, which
+ * know the real and protected-mode rules.
  */
 #include "exec_int.h"
+#include "seg_int.h"
 
 /* Near branch target, wrapped to the operand size. */
 static void jump_rel(emu_ctx *x, uint32_t rel)
@@ -14,11 +16,28 @@ static void jump_rel(emu_ctx *x, uint32_t rel)
     x->next_eip = (x->next_eip + rel) & emu_size_mask(x->in->opsize);
 }
 
-/* Far transfer in real mode: load CS the 8086 way. */
-static void jump_far(emu_ctx *x, uint16_t cs, uint32_t eip)
+/* Far JMP/CALL in the current mode (seg.c sets CS:EIP). */
+static void jump_far(emu_ctx *x, uint16_t cs, uint32_t eip, bool call)
 {
-    emu_cpu_load_seg_real(x->c, EMU_CS, cs);
-    x->next_eip = eip & emu_size_mask(x->in->opsize);
+    emu_far_jump(x->c, cs, eip, x->in->opsize, call, x->next_eip);
+    x->next_eip = x->c->eip;
+}
+
+/* #GP(0) unless the CPL may execute privileged instructions. */
+static void need_ring0(emu_cpu *c)
+{
+    if (emu_cpu_cpl(c) != 0) {
+        emu_raise(c, EMU_EXC_GP, 0);
+    }
+}
+
+/* CLI/STI: #GP(0) in protected mode when CPL > IOPL. */
+static void check_iopl(emu_cpu *c)
+{
+    if ((c->cr[0] & EMU_CR0_PE) &&
+        emu_cpu_cpl(c) > ((c->eflags & EMU_FL_IOPL) >> 12)) {
+        emu_raise(c, EMU_EXC_GP, 0);
+    }
 }
 
 static int ud(emu_ctx *x)
@@ -34,7 +53,7 @@ static int load_sreg(emu_ctx *x, unsigned sreg, uint16_t sel)
     if (sreg == EMU_CS || sreg >= EMU_NSEG) {
         return ud(x);
     }
-    emu_cpu_load_seg_real(x->c, sreg, sel);
+    emu_seg_load(x->c, sreg, sel);
     if (sreg == EMU_SS) {
         x->c->shadow = true;
     }
@@ -114,14 +133,10 @@ static int exec_movx(emu_ctx *x)
     return EMU_EXEC_OK;
 }
 
-/* Writable EFLAGS bits for POPF/IRET in real mode (incl. IOPL, NT, AC, ID). */
-#define POPF_MASK32  0x00247FD5u
-
+/* POPF: IOPL only at CPL 0, IF only when CPL <= IOPL (seg.c). */
 static void pop_flags(emu_cpu *c, uint32_t v, unsigned size)
 {
-    uint32_t mask = size == 2 ? (POPF_MASK32 & 0xFFFF) : POPF_MASK32;
-
-    emu_cpu_set_flags(c, (emu_cpu_get_flags(c) & ~mask) | (v & mask));
+    emu_flags_load(c, v, size, emu_cpu_cpl(c));
 }
 
 /* PUSHA/POPA (60, 61): POPA skips the saved eSP. */
@@ -211,20 +226,16 @@ static int exec_branch(emu_ctx *x)
     case 0xE9: case 0xEB:
         jump_rel(x, x->in->imm);
         return EMU_EXEC_OK;
-    case 0x9A:
-        emu_push(c, c->seg[EMU_CS].sel, size);
-        emu_push(c, x->next_eip, size);
-        /* fall through */
-    case 0xEA:
-        jump_far(x, (uint16_t)x->in->imm2, x->in->imm);
+    case 0x9A: case 0xEA:
+        jump_far(x, (uint16_t)x->in->imm2, x->in->imm, op == 0x9A);
         return EMU_EXEC_OK;
     case 0xC2: case 0xC3:
         x->next_eip = emu_pop(c, size);
         break;
     case 0xCA: case 0xCB:
-        t = emu_pop(c, size);
-        jump_far(x, (uint16_t)emu_pop(c, size), t);
-        break;
+        emu_far_ret(c, size, op == 0xCA ? (uint16_t)x->in->imm : 0);
+        x->next_eip = c->eip;
+        return EMU_EXEC_OK;
     case 0xE0: case 0xE1: case 0xE2:
         t = emu_reg_get(c, EMU_ECX, as) - 1;
         emu_reg_set(c, EMU_ECX, as, t);
@@ -250,7 +261,7 @@ static int exec_branch(emu_ctx *x)
         return -1;
     }
     /* RET imm16 / RETF imm16 release parameter bytes. */
-    if (op == 0xC2 || op == 0xCA) {
+    if (op == 0xC2) {
         unsigned ss = (c->seg[EMU_SS].attr & EMU_SEG_DB) ? 4 : 2;
         emu_reg_set(c, EMU_ESP, ss, emu_reg_get(c, EMU_ESP, ss) +
                                     (x->in->imm & 0xFFFF));
@@ -281,11 +292,7 @@ static int exec_grp5(emu_ctx *x)
         {
             uint16_t cs = (uint16_t)emu_mem_read(c, ea_seg(x),
                                                  ea_off(x) + size, 2);
-            if (x->in->reg == 3) {
-                emu_push(c, c->seg[EMU_CS].sel, size);
-                emu_push(c, x->next_eip, size);
-            }
-            jump_far(x, cs, v);
+            jump_far(x, cs, v, x->in->reg == 3);
         }
         return EMU_EXEC_OK;
     case 6:
@@ -301,30 +308,47 @@ static int exec_int(emu_ctx *x)
 {
     emu_cpu *c = x->c;
     unsigned size = x->in->opsize;
-    uint32_t ip, cs;
 
     switch (x->in->op) {
     case 0xCC:
-        emu_interrupt_real(c, 3, x->next_eip);
+        emu_interrupt(c, EMU_EXC_BP, EMU_INTR_SOFT, 0, x->next_eip);
         break;
     case 0xCD:
-        emu_interrupt_real(c, (uint8_t)x->in->imm, x->next_eip);
+        emu_interrupt(c, x->in->imm & 0xFF, EMU_INTR_SOFT, 0, x->next_eip);
         break;
     case 0xCE:
         if (!(emu_cpu_get_flags(c) & EMU_FL_OF)) {
             return EMU_EXEC_OK;
         }
-        emu_interrupt_real(c, 4, x->next_eip);
+        emu_interrupt(c, EMU_EXC_OF, EMU_INTR_SOFT, 0, x->next_eip);
         break;
     default:    /* IRET */
-        ip = emu_pop(c, size);
-        cs = emu_pop(c, size);
-        pop_flags(c, emu_pop(c, size), size);
-        jump_far(x, (uint16_t)cs, ip);
-        return EMU_EXEC_OK;
+        emu_iret(c, size);
+        break;
     }
-    x->next_eip = c->eip;    /* emu_interrupt_real set CS:EIP */
+    x->next_eip = c->eip;    /* delivery or IRET set CS:EIP */
     return EMU_EXEC_OK;
+}
+
+/* LES, LDS, LSS, LFS, LGS: offset and selector from memory; the
+ * register is written only once the segment load succeeded. */
+static int load_far_ptr(emu_ctx *x, unsigned sreg)
+{
+    uint32_t off;
+    uint16_t sel;
+    int r;
+
+    if (x->in->mod == 3) {
+        return ud(x);
+    }
+    off = rm_read(x, x->in->opsize);
+    sel = (uint16_t)emu_mem_read(x->c, ea_seg(x),
+                                 ea_off(x) + x->in->opsize, 2);
+    r = load_sreg(x, sreg, sel);
+    if (r == EMU_EXEC_OK) {
+        emu_reg_set(x->c, x->in->reg, x->in->opsize, off);
+    }
+    return r;
 }
 
 /* CPUID from the table: the highest leaf <= EAX, subleaf ECX if listed. */
@@ -347,7 +371,8 @@ static int exec_cpuid(emu_ctx *x)
     return EMU_EXEC_OK;
 }
 
-/* Flag instructions, SAHF/LAHF, HLT, NOP, CPUID, RDTSC, XLAT, LEA, LxS. */
+/* Flag instructions, SAHF/LAHF, SALC, HLT, NOP, CPUID, RDTSC, XLAT, LEA,
+ * LxS. */
 static int exec_misc(emu_ctx *x)
 {
     emu_cpu *c = x->c;
@@ -358,8 +383,12 @@ static int exec_misc(emu_ctx *x)
     case 0xF5: emu_cpu_set_flags(c, f ^ EMU_FL_CF); break;
     case 0xF8: emu_cpu_set_flags(c, f & ~EMU_FL_CF); break;
     case 0xF9: emu_cpu_set_flags(c, f | EMU_FL_CF); break;
-    case 0xFA: emu_cpu_set_flags(c, f & ~EMU_FL_IF); break;
+    case 0xFA:
+        check_iopl(c);
+        emu_cpu_set_flags(c, f & ~EMU_FL_IF);
+        break;
     case 0xFB:
+        check_iopl(c);
         c->shadow = !(f & EMU_FL_IF);   /* STI delays one instruction */
         emu_cpu_set_flags(c, f | EMU_FL_IF);
         break;
@@ -369,10 +398,15 @@ static int exec_misc(emu_ctx *x)
         emu_cpu_set_flags(c, (f & ~0xD5u) | (emu_reg_get(c, 4, 1) & 0xD5));
         break;
     case 0x9F: emu_reg_set(c, 4, 1, (f & 0xD5) | 0x2); break;
-    case 0xF4: return EMU_EXEC_HALT;
+    case 0xF4:
+        need_ring0(c);
+        return EMU_EXEC_HALT;
     case 0x90: case EMU_OP_0F | 0x1F: break;
     case EMU_OP_0F | 0xA2: return exec_cpuid(x);
     case EMU_OP_0F | 0x31:
+        if (c->cr[4] & 0x4) {           /* CR4.TSD: RDTSC at CPL 0 only */
+            need_ring0(c);
+        }
         tsc = c->icount + (uint64_t)c->tsc_offset;
         c->gpr[EMU_EAX] = (uint32_t)tsc;
         c->gpr[EMU_EDX] = (uint32_t)(tsc >> 32);
@@ -389,14 +423,19 @@ static int exec_misc(emu_ctx *x)
         }
         emu_reg_set(c, x->in->reg, x->in->opsize, ea_off(x));
         break;
-    case 0xC4: case 0xC5:
-        if (x->in->mod == 3) {
-            return ud(x);
-        }
-        emu_reg_set(c, x->in->reg, x->in->opsize, rm_read(x, x->in->opsize));
-        return load_sreg(x, x->in->op == 0xC4 ? EMU_ES : EMU_DS,
-                         (uint16_t)emu_mem_read(c, ea_seg(x),
-                             ea_off(x) + x->in->opsize, 2));
+    case 0xC4:
+        return load_far_ptr(x, EMU_ES);
+    case 0xC5:
+        return load_far_ptr(x, EMU_DS);
+    case EMU_OP_0F | 0xB2:
+        return load_far_ptr(x, EMU_SS);
+    case EMU_OP_0F | 0xB4:
+        return load_far_ptr(x, EMU_FS);
+    case EMU_OP_0F | 0xB5:
+        return load_far_ptr(x, EMU_GS);
+    case 0xD6:                              /* SALC (undocumented) */
+        emu_reg_set(c, EMU_EAX, 1, (f & EMU_FL_CF) ? 0xFF : 0);
+        break;
     default:
         return -1;
     }
@@ -440,6 +479,7 @@ static int exec_dispatch(emu_ctx *x)
     static int (*const groups[])(emu_ctx *) = {
         emu_exec_arith, exec_ranges, exec_stack, exec_branch,
         exec_misc, emu_exec_string, emu_exec_io, emu_exec_ext,
+        emu_exec_sys, emu_exec_fpu, emu_exec_legacy,
     };
     unsigned op = x->in->op;
     int r;

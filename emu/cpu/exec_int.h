@@ -76,5 +76,12 @@ int emu_exec_arith(emu_ctx *x);
 int emu_exec_string(emu_ctx *x);
 int emu_exec_io(emu_ctx *x);
 int emu_exec_ext(emu_ctx *x);
+int emu_exec_sys(emu_ctx *x);
+int emu_exec_legacy(emu_ctx *x);
+int emu_exec_fpu(emu_ctx *x);    /* fpu.c: x87, WAIT, FXSAVE/FXRSTOR */
+
+/* IN/OUT permission: #GP(0) when CPL > IOPL and the TSS I/O bitmap
+ * denies the ports (exec_legacy.c). */
+void emu_check_io(emu_cpu *c, uint16_t port, unsigned size);
 
 #endif /* EMU_CPU_EXEC_INT_H */

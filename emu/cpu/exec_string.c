@@ -110,13 +110,16 @@ int emu_exec_io(emu_ctx *x)
     emu_cpu *c = x->c;
     emu_exit *ex = c->exit;
     unsigned size = op_size_bw(x);
+    uint16_t port;
 
     if (!((op >= 0xE4 && op <= 0xE7) || (op >= 0xEC && op <= 0xEF))) {
         return -1;
     }
+    port = op >= 0xEC ? (uint16_t)c->gpr[EMU_EDX]
+                      : (uint16_t)(x->in->imm & 0xFF);
+    emu_check_io(c, port, size);
     ex->reason = EMU_EXIT_IO;
-    ex->io.port = op >= 0xEC ? (uint16_t)c->gpr[EMU_EDX]
-                             : (uint16_t)(x->in->imm & 0xFF);
+    ex->io.port = port;
     ex->io.size = (uint8_t)size;
     ex->io.is_write = op & 2;
     if (ex->io.is_write) {

@@ -120,6 +120,9 @@ typedef struct qcow2_snapshot {
     uint64_t disk_size;         /* the image size if not recorded */
     int64_t icount;             /* -1 if not recorded */
     uint32_t extra_size;        /* bytes of extra data on disk */
+    uint8_t *extra_unknown;     /* extra data past the known fields
+                                   (extra_size - QCOW2_SN_EXTRA_KNOWN bytes,
+                                   malloc'd), kept for a table rewrite */
 } qcow2_snapshot;
 
 /* One L2 table held in memory, in on-disk (big-endian) form. */
@@ -273,6 +276,17 @@ int qcow2_header_check_layout(const qcow2_header *h, uint64_t file_size,
 int qcow2_snapshots_load(qcow2_state *s, img_file *file, img_err *err);
 void qcow2_snapshots_free(qcow2_state *s);
 
+/* qcow2_snapshot_write.c: the snapshot hooks (see img_snapshot_*). */
+int qcow2_snapshot_list(img *im, img_snapshot_info **out, size_t *n,
+                        img_err *err);
+int qcow2_snapshot_create(img *im, const img_snapshot_info *info,
+                          img_err *err);
+int qcow2_snapshot_goto(img *im, const char *id_or_name, img_err *err);
+int qcow2_snapshot_delete(img *im, const char *id, const char *name,
+                          img_err *err);
+int qcow2_snapshot_load_tmp(img *im, const char *id, const char *name,
+                            img_err *err);
+
 /* qcow2_cluster.c */
 static inline uint64_t qcow2_cluster_offset_in(const qcow2_state *s,
                                                uint64_t off)
@@ -378,6 +392,12 @@ void qcow2_compress_free(qcow2_state *s);
  * compression type: *out_len is set, or 0 when it does not fit. */
 int qcow2_compress_cluster(qcow2_state *s, const uint8_t *in, uint8_t *out,
                            size_t cap, size_t *out_len, img_err *err);
+/* The same for any thread: compresses one cluster (cluster_size bytes
+ * at in) with compression type type; *cctx caches a zstd context for
+ * the caller (NULL: none is kept). */
+int qcow2_compress_buf(unsigned type, uint64_t cluster_size, void **cctx,
+                       const uint8_t *in, uint8_t *out, size_t cap,
+                       size_t *out_len, img_err *err);
 
 /* qcow2_alloc.c */
 /* Adds addend to (or, with decrease, subtracts it from) the refcount of
@@ -493,6 +513,15 @@ int qcow2_pwrite(img *im, const void *buf, uint64_t len, uint64_t off,
 int qcow2_pwrite_zeroes(img *im, uint64_t off, uint64_t len, unsigned flags,
                         img_err *err);
 int qcow2_discard(img *im, uint64_t off, uint64_t len, img_err *err);
+/* compress_cluster hook: thread-safe, reads only the cluster size and
+ * the compression type. */
+int qcow2_compress_hook(img *im, const void *buf, uint64_t len, void *out,
+                        size_t cap, size_t *out_len, img_err *err);
+/* pwrite_compressed hook: stores a cluster compressed by the hook above
+ * (clen 0: buf uncompressed). */
+int qcow2_pwrite_compressed(img *im, const void *buf, uint64_t len,
+                            uint64_t off, const void *cdata, size_t clen,
+                            img_err *err);
 /* Reads the guest view of [off, off + len) (used for copy-on-write). */
 int qcow2_read_guest(img *im, uint8_t *buf, uint64_t len, uint64_t off,
                      img_err *err);
@@ -535,5 +564,41 @@ int qcow2_flush(img *im, img_err *err);
 /* Prints a check/repair message on stderr unless the image is quiet. */
 void qcow2_report(const qcow2_state *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* qcow2_amend.c (amend), qcow2_downgrade.c, qcow2_refcount_order.c */
+extern const img_opt_desc qcow2_amend_opts[];
+/* The steps of an amend, for progress reporting. */
+typedef enum qcow2_amend_op {
+    QCOW2_AMEND_NONE,
+    QCOW2_AMEND_UPGRADE,
+    QCOW2_AMEND_REFCOUNT_ORDER,
+    QCOW2_AMEND_DOWNGRADE,
+} qcow2_amend_op;
+/* QEMU's Qcow2AmendHelperCBInfo: one progress over several steps. */
+typedef struct qcow2_amend_progress {
+    img_progress_fn cb;         /* NULL: no reports */
+    void *opaque;
+    int total_ops;              /* steps that report progress */
+    int ops_done;
+    qcow2_amend_op current;     /* set by the step that runs */
+    qcow2_amend_op last;
+    uint64_t offset_done;       /* work of the finished steps */
+    uint64_t last_work;         /* work size of the running step */
+} qcow2_amend_progress;
+/* Reports done of work units of the current step. */
+void qcow2_amend_progress_report(qcow2_amend_progress *p, uint64_t done,
+                                 uint64_t work);
+int qcow2_amend(img *im, const img_opts *opts, int force, img_progress_fn cb,
+                void *opaque, img_err *err);
+/* To version 2: refuses what it cannot hold, expands zero clusters. */
+int qcow2_downgrade(img *im, qcow2_amend_progress *p, img_err *err);
+/* New refcount structures with 2^order-bit entries. */
+int qcow2_change_refcount_order(img *im, unsigned order,
+                                qcow2_amend_progress *p, img_err *err);
+
+/* qcow2_backing.c */
+int qcow2_change_backing(img *im, const char *name, const char *fmt,
+                         img_err *err);
+int qcow2_make_empty(img *im, img_err *err);
 
 #endif

@@ -183,16 +183,23 @@ static int deflate_zlib(const uint8_t *in, size_t len, uint8_t *out,
 
 #ifdef IMG_HAVE_ZSTD
 /* One zstd frame at the default level; any failure means "store the
- * cluster uncompressed". */
-static int deflate_zstd(qcow2_state *s, const uint8_t *in, size_t len,
+ * cluster uncompressed".  *cctx is a context kept by the caller; with
+ * cctx NULL a context is made for this call alone (thread-safe). */
+static int deflate_zstd(void **cctx, const uint8_t *in, size_t len,
                         uint8_t *out, size_t cap, size_t *out_len)
 {
-    if (!s->zstd_cctx && !(s->zstd_cctx = ZSTD_createCCtx())) {
+    ZSTD_CCtx *c = cctx ? *cctx : NULL;
+    if (!c && !(c = ZSTD_createCCtx())) {
         return -ENOMEM;
     }
-    size_t ret = ZSTD_compress2(s->zstd_cctx, out, cap, in, len);
+    size_t ret = ZSTD_compress2(c, out, cap, in, len);
     /* the usual error is "destination too small": stored uncompressed */
     *out_len = ZSTD_isError(ret) ? 0 : ret;
+    if (cctx) {
+        *cctx = c;
+    } else {
+        ZSTD_freeCCtx(c);
+    }
     return 0;
 }
 #endif
@@ -200,13 +207,23 @@ static int deflate_zstd(qcow2_state *s, const uint8_t *in, size_t len,
 int qcow2_compress_cluster(qcow2_state *s, const uint8_t *in, uint8_t *out,
                            size_t cap, size_t *out_len, img_err *err)
 {
+    return qcow2_compress_buf(s->hdr.compression_type, s->cluster_size,
+                              &s->zstd_cctx, in, out, cap, out_len, err);
+}
+
+int qcow2_compress_buf(unsigned type, uint64_t cluster_size, void **cctx,
+                       const uint8_t *in, uint8_t *out, size_t cap,
+                       size_t *out_len, img_err *err)
+{
     int r;
-    if (s->hdr.compression_type == QCOW2_COMPRESSION_ZLIB) {
-        r = deflate_zlib(in, s->cluster_size, out, cap, out_len);
+    *out_len = 0;
+    if (type == QCOW2_COMPRESSION_ZLIB) {
+        r = deflate_zlib(in, cluster_size, out, cap, out_len);
     } else {
 #ifdef IMG_HAVE_ZSTD
-        r = deflate_zstd(s, in, s->cluster_size, out, cap, out_len);
+        r = deflate_zstd(cctx, in, cluster_size, out, cap, out_len);
 #else
+        (void)cctx;
         r = -ENOTSUP; /* refused at open */
 #endif
     }

@@ -122,6 +122,7 @@ _Static_assert(2 + QCOW2_FEATURE_NAME_LEN == QCOW2_FEATURE_ENTRY_LEN,
 #define QCOW2_SN_EXTRA_VM_STATE 0  /* u64, offsets within the extra data */
 #define QCOW2_SN_EXTRA_DISK_SIZE 8 /* u64 */
 #define QCOW2_SN_EXTRA_ICOUNT   16 /* u64 */
+#define QCOW2_SN_EXTRA_KNOWN    24 /* what QEMU 7.2 writes at least */
 _Static_assert(QCOW2_SN_EXTRA_SIZE + 4 == QCOW2_SN_FIXED_LEN,
                "snapshot entry fixed part is 40 bytes");
 

@@ -73,6 +73,16 @@ static int read_strings(const qcow2_state *s, img_file *file, uint64_t off,
         return img_err_set(err, ENOMEM, "Out of memory");
     }
     int r = img_file_pread(file, b, n, off, err);
+    if (r >= 0 && sn->extra_size > QCOW2_SN_EXTRA_KNOWN) {
+        /* unknown extra data survives a rewrite of the table */
+        size_t extra = sn->extra_size - QCOW2_SN_EXTRA_KNOWN;
+        sn->extra_unknown = malloc(extra);
+        if (!sn->extra_unknown) {
+            r = img_err_set(err, ENOMEM, "Out of memory");
+        } else {
+            memcpy(sn->extra_unknown, b + QCOW2_SN_EXTRA_KNOWN, extra);
+        }
+    }
     if (r >= 0) {
         decode_extra(b, sn->extra_size, s->hdr.size, sn);
         sn->id = strndup((const char *)b + sn->extra_size, id_len);
@@ -146,6 +156,7 @@ void qcow2_snapshots_free(qcow2_state *s)
     for (uint32_t i = 0; i < s->nb_snapshots; i++) {
         free(s->snapshots[i].id);
         free(s->snapshots[i].name);
+        free(s->snapshots[i].extra_unknown);
     }
     free(s->snapshots);
     s->snapshots = NULL;

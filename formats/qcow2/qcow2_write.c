@@ -13,6 +13,11 @@
  * is written first; only then do the L2 entries change (in the cache; see
  * qcow2_meta.c for when they reach the disk), and a host cluster that lost
  * its reference is freed after that change is on disk.
+ *
+ * Compressed clusters are written through pwrite (compressed under the
+ * image's lock) or in two steps: qcow2_compress_hook on any thread, then
+ * qcow2_pwrite_compressed, which only allocates and stores (convert -c
+ * compresses on every core that way).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -410,6 +415,42 @@ static int write_plain(img *im, const uint8_t *buf, uint64_t len, uint64_t off,
     return 0;
 }
 
+/* Stores the clen compressed bytes at cdata as the cluster at guest
+ * offset off: packed after the previous compressed cluster, the data
+ * written before the L2 entry points at it. */
+static int store_compressed(img *im, const void *cdata, size_t clen,
+                            uint64_t off, img_err *err)
+{
+    qcow2_state *s = im->state;
+    qcow2_l2_slot *slot;
+    uint64_t coff;
+    int r = qcow2_l2_for_write(im, off, &slot, err);
+    if (r < 0) {
+        return r;
+    }
+    r = qcow2_alloc_bytes(s, im->file, clen, &coff, err);
+    if (r >= 0) {
+        r = qcow2_overlap_check(s, im->file, coff, clen, err);
+    }
+    if (r >= 0) {
+        r = qcow2_data_write(s, cdata, clen, coff, err);
+    }
+    if (r >= 0) {
+        uint64_t idx = (off >> s->cluster_bits) & ((1ull << s->l2_bits) - 1);
+        uint64_t old = qcow2_l2e(s, slot->table, idx);
+        uint64_t sectors = ((coff + clen - 1) >> 9) - (coff >> 9);
+        uint64_t e =
+            QCOW2_OFLAG_COMPRESSED | coff | (sectors << s->csize_shift);
+        qcow2_set_l2e(s, slot->table, idx, e, 0);
+        slot->dirty = 1;
+        s->cmp_valid = 0;
+        s->cmp_written = 1;
+        r = release_old(s, im->file, old, 0, err);
+    }
+    qcow2_l2_unpin(slot);
+    return r;
+}
+
 /* Stores one cluster (the last one may be short: zero padded)
  * compressed; one that does not shrink is written normally. */
 static int write_one_compressed(img *im, const uint8_t *data, uint64_t len,
@@ -438,39 +479,13 @@ static int write_one_compressed(img *im, const uint8_t *data, uint64_t len,
     if (clen == 0) {
         return write_plain(im, data, len, off, err);
     }
-    qcow2_l2_slot *slot;
-    uint64_t coff;
-    r = qcow2_l2_for_write(im, off, &slot, err);
-    if (r < 0) {
-        return r;
-    }
-    r = qcow2_alloc_bytes(s, im->file, clen, &coff, err);
-    if (r >= 0) {
-        r = qcow2_overlap_check(s, im->file, coff, clen, err);
-    }
-    if (r >= 0) {
-        r = qcow2_data_write(s, s->cmp_wbuf, clen, coff, err);
-    }
-    if (r >= 0) {
-        uint64_t idx = (off >> s->cluster_bits) & ((1ull << s->l2_bits) - 1);
-        uint64_t old = qcow2_l2e(s, slot->table, idx);
-        uint64_t sectors = ((coff + clen - 1) >> 9) - (coff >> 9);
-        uint64_t e =
-            QCOW2_OFLAG_COMPRESSED | coff | (sectors << s->csize_shift);
-        qcow2_set_l2e(s, slot->table, idx, e, 0);
-        slot->dirty = 1;
-        s->cmp_valid = 0;
-        s->cmp_written = 1;
-        r = release_old(s, im->file, old, 0, err);
-    }
-    qcow2_l2_unpin(slot);
-    return r;
+    return store_compressed(im, s->cmp_wbuf, clen, off, err);
 }
 
 /* Compressed writes come in whole clusters (convert -c); only the last
  * cluster of an image whose size is not a multiple may be short. */
-static int write_compressed(img *im, const uint8_t *buf, uint64_t len,
-                            uint64_t off, img_err *err)
+static int check_compressed(img *im, uint64_t len, uint64_t off,
+                            img_err *err)
 {
     qcow2_state *s = im->state;
     if (s->data_file_used) {
@@ -484,23 +499,26 @@ static int write_compressed(img *im, const uint8_t *buf, uint64_t len,
                            "Compressed writes must cover whole "
                            "clusters");
     }
-    while (len > 0) {
+    return 0;
+}
+
+static int write_compressed(img *im, const uint8_t *buf, uint64_t len,
+                            uint64_t off, img_err *err)
+{
+    qcow2_state *s = im->state;
+    int r = check_compressed(im, len, off, err);
+    while (r >= 0 && len > 0) {
         uint64_t n = len < s->cluster_size ? len : s->cluster_size;
-        int r = write_one_compressed(im, buf, n, off, err);
-        if (r < 0) {
-            return r;
-        }
+        r = write_one_compressed(im, buf, n, off, err);
         buf += n;
         off += n;
         len -= n;
     }
-    return 0;
+    return r;
 }
 
-/* The core checked range and access; encrypted images never open
- * read/write, the check here is for safety. */
-int qcow2_pwrite(img *im, const void *buf, uint64_t len, uint64_t off,
-                 unsigned flags, img_err *err)
+/* Refuses what the writer cannot do, then the first-write updates. */
+static int begin_write(img *im, img_err *err)
 {
     qcow2_state *s = im->state;
     if (s->hdr.crypt_method != QCOW2_CRYPT_NONE) {
@@ -508,7 +526,64 @@ int qcow2_pwrite(img *im, const void *buf, uint64_t len, uint64_t off,
                            "Writing encrypted qcow2 images is "
                            "not supported");
     }
-    int r = qcow2_prepare_write(s, im->file, err);
+    return qcow2_prepare_write(s, im->file, err);
+}
+
+/* Reads only what open fixed, so any thread may call it; a short last
+ * cluster is compressed zero padded, as write_one_compressed does. */
+int qcow2_compress_hook(img *im, const void *buf, uint64_t len, void *out,
+                        size_t cap, size_t *out_len, img_err *err)
+{
+    const qcow2_state *s = im->state;
+    uint64_t cs = s->cluster_size;
+    uint8_t *pad = NULL;
+    const uint8_t *in = buf;
+    *out_len = 0;
+    if (len > cs) {
+        return img_err_set(err, EINVAL, "More than a cluster to compress");
+    }
+    if (len < cs) {
+        if (!(pad = calloc(1, cs))) {
+            return img_err_set(err, ENOMEM, "Out of memory");
+        }
+        memcpy(pad, buf, len);
+        in = pad;
+    }
+    /* not smaller than a cluster: stored uncompressed (as QEMU does) */
+    size_t lim = cap < cs - 1 ? cap : (size_t)(cs - 1);
+    int r = qcow2_compress_buf(s->hdr.compression_type, cs, NULL, in, out,
+                               lim, out_len, err);
+    free(pad);
+    return r;
+}
+
+int qcow2_pwrite_compressed(img *im, const void *buf, uint64_t len,
+                            uint64_t off, const void *cdata, size_t clen,
+                            img_err *err)
+{
+    qcow2_state *s = im->state;
+    int r = begin_write(im, err);
+    if (r >= 0) {
+        r = check_compressed(im, len, off, err);
+    }
+    if (r >= 0 && (len > s->cluster_size || clen >= s->cluster_size)) {
+        r = img_err_set(err, EINVAL, "Compressed writes are one cluster");
+    }
+    if (r < 0) {
+        return r;
+    }
+    if (clen == 0) {
+        return write_plain(im, buf, len, off, err);
+    }
+    return store_compressed(im, cdata, clen, off, err);
+}
+
+/* The core checked range and access; encrypted images never open
+ * read/write, the check here is for safety. */
+int qcow2_pwrite(img *im, const void *buf, uint64_t len, uint64_t off,
+                 unsigned flags, img_err *err)
+{
+    int r = begin_write(im, err);
     if (r < 0) {
         return r;
     }

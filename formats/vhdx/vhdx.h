@@ -215,6 +215,8 @@ typedef struct vhdx_state {
     uint64_t flushed_size;    /* file size at the last flush */
     uint64_t *free_blocks;    /* block-sized holes freed this session */
     size_t n_free, cap_free;
+    uint64_t alloc_pending;   /* blocks allocated since the last BAT
+                                 commit: their data is flushed first */
 } vhdx_state;
 
 /* ---- vhdx_crc.c ---- */
@@ -320,7 +322,9 @@ static inline uint64_t vhdx_bat_make(unsigned state, uint64_t offset)
 int vhdx_bat_load(vhdx_state *s, uint64_t file_size, img_err *err);
 /* Changes one entry in memory and marks its sector for the next commit. */
 void vhdx_bat_set(vhdx_state *s, uint64_t index, uint64_t entry);
-/* Writes the changed BAT and sector bitmap sectors through the log. */
+/* Writes the changed BAT and sector bitmap sectors through the log,
+ * after flushing the data of the blocks allocated since the last commit
+ * (alloc_pending), so a logged entry never points at unwritten data. */
 int vhdx_bat_commit(vhdx_state *s, img_err *err);
 /* Encodes BAT sector i (512 entries) into buf. */
 void vhdx_bat_encode_sector(const vhdx_state *s, uint64_t i, uint8_t *buf);
@@ -356,7 +360,8 @@ int vhdx_read(vhdx_state *s, void *buf, uint64_t len, uint64_t off,
 int vhdx_begin_write(vhdx_state *s, int user_data, img_err *err);
 /* Ends it: everything flushed, LogGuid cleared so the log reads empty. */
 int vhdx_end_write(vhdx_state *s, img_err *err);
-/* Flushes the file and records the size that is now stable. */
+/* Flushes the file and records the size that is now stable; with
+ * IMG_OPEN_NO_FLUSH (cache=unsafe) the sync itself is skipped. */
 int vhdx_flush_file(vhdx_state *s, img_err *err);
 
 /* ---- vhdx_write.c: the driver's writing hooks ---- */

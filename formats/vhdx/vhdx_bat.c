@@ -310,6 +310,12 @@ int vhdx_bat_commit(vhdx_state *s, img_err *err)
     int r = bufs && u ? 0 : img_err_set(err, ENOMEM, "Out of memory");
     uint64_t next = 0;
     size_t next_sb = 0;
+    if (r >= 0 && s->alloc_pending) {
+        r = vhdx_flush_file(s, err); /* new blocks' data before the BAT */
+    }
+    if (r >= 0) {
+        s->alloc_pending = 0;
+    }
     while (r >= 0 && (next < nsec || next_sb < s->n_sb_dirty)) {
         r = commit_batch(s, &next_sb, &next, bufs, u, err);
     }

@@ -14,8 +14,14 @@
  * what a partial write leaves to the old content (the parent's for a
  * differencing file, zeros otherwise), is written and flushed before the
  * BAT entry that points at it is logged, so a crash never exposes a block
- * whose content was not written.  Blocks that read as zero are left alone
- * by zero writes; whole blocks written with zeros become ZERO.
+ * whose content was not written.  Data writes batch this: their BAT
+ * changes wait in memory (alloc_pending) until a flush, the end of the
+ * session, or MAX_PENDING_ALLOCS blocks, and then one sync covers the data
+ * of every block before one log entry covers their BAT sectors (QEMU
+ * syncs and logs for each block).  Blocks that read as zero are left
+ * alone by zero writes; whole blocks written with zeros become ZERO.
+ * With IMG_OPEN_NO_FLUSH (cache=unsafe) the ordering stays but nothing is
+ * synced.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,13 +32,16 @@
 
 /* Bytes copied per step when a new block takes old content. */
 #define COPY_CHUNK VHDX_MIB
+/* Blocks allocated by data writes before their BAT entries are logged. */
+#define MAX_PENDING_ALLOCS 1024
 
 /* ---- session ---- */
 
 int vhdx_flush_file(vhdx_state *s, img_err *err)
 {
     uint64_t size;
-    int r = img_file_flush(s->file, err);
+    int r = (s->im->flags & IMG_OPEN_NO_FLUSH) ? 0
+                                               : img_file_flush(s->file, err);
     if (r >= 0) {
         r = img_file_size(s->file, &size, err);
     }
@@ -75,7 +84,10 @@ int vhdx_end_write(vhdx_state *s, img_err *err)
     if (!s->session_started || !s->log_active) {
         return 0;
     }
-    int r = vhdx_flush_file(s, err);
+    int r = vhdx_bat_commit(s, err); /* the batched allocations */
+    if (r >= 0) {
+        r = vhdx_flush_file(s, err);
+    }
     if (r >= 0) {
         r = vhdx_headers_update(s, 0, &none, err); /* the log is empty */
     }
@@ -85,9 +97,12 @@ int vhdx_end_write(vhdx_state *s, img_err *err)
     return r;
 }
 
+/* Logs the batched allocations, then makes everything stable. */
 int vhdx_flush(img *im, img_err *err)
 {
-    return vhdx_flush_file(im->state, err);
+    vhdx_state *s = im->state;
+    int r = s->session_started ? vhdx_bat_commit(s, err) : 0;
+    return r < 0 ? r : vhdx_flush_file(s, err);
 }
 
 /* ---- allocation ---- */
@@ -275,11 +290,23 @@ static int block_fill_new(vhdx_state *s, uint64_t b, uint64_t in,
     return r;
 }
 
-/* Data first, then the BAT through the log (see the file comment). */
+/* Data first, then the BAT through the log (see the file comment);
+ * vhdx_bat_commit() flushes when blocks were allocated. */
 static int commit_allocations(vhdx_state *s, int allocated, img_err *err)
 {
-    int r = allocated ? vhdx_flush_file(s, err) : 0;
-    return r >= 0 ? vhdx_bat_commit(s, err) : r;
+    s->alloc_pending += allocated != 0;
+    return vhdx_bat_commit(s, err);
+}
+
+/* A data write's allocations wait for the next commit unless too many
+ * are pending already. */
+static int defer_allocations(vhdx_state *s, int allocated, img_err *err)
+{
+    s->alloc_pending += allocated != 0;
+    if (s->alloc_pending < MAX_PENDING_ALLOCS) {
+        return 0;
+    }
+    return vhdx_bat_commit(s, err);
 }
 
 /* ---- writes ---- */
@@ -323,7 +350,7 @@ int vhdx_pwrite(img *im, const void *buf, uint64_t len, uint64_t off,
         off += n;
         len -= n;
     }
-    int c = commit_allocations(s, allocated, r < 0 ? NULL : err);
+    int c = defer_allocations(s, allocated, r < 0 ? NULL : err);
     return r < 0 ? r : c;
 }
 

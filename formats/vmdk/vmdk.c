@@ -700,21 +700,23 @@ static int vmdk_block_status(img *im, uint64_t off, uint64_t len,
     return vmdk_flat_status(e, in, n, pnum, host_off, err);
 }
 
-/* flush hook: stream metadata first, then every written file. */
+/* flush hook: stream metadata first, then every written file (not
+ * synced with IMG_OPEN_NO_FLUSH, cache=unsafe). */
 static int vmdk_flush(img *im, img_err *err)
 {
     vmdk_state *s = im->state;
+    int sync = !(im->flags & IMG_OPEN_NO_FLUSH);
     int r = 0;
     for (size_t i = 0; r >= 0 && i < s->n_ext; i++) {
         vmdk_extent *e = &s->ext[i];
         if (e->sp && e->sp->stream) {
             r = vmdk_stream_finish(e->file, e->sp, err);
         }
-        if (r >= 0 && e->own_file && e->access == VMDK_ACCESS_RW) {
+        if (r >= 0 && sync && e->own_file && e->access == VMDK_ACCESS_RW) {
             r = img_file_flush(e->file, err);
         }
     }
-    return r >= 0 ? img_file_flush(im->file, err) : r;
+    return r >= 0 && sync ? img_file_flush(im->file, err) : r;
 }
 
 /* ---- info ---- */

@@ -13,7 +13,9 @@
  * allocation by the size of the file.  Grain tables are read on demand
  * through a small LRU cache.  Writes allocate grains at the end of the
  * file (copying the backing image's data into partial grains) and update
- * both the grain table and its redundant copy.
+ * both the grain table and its redundant copy; a write covering several
+ * whole new grains of one grain table stores their data in one write and
+ * their GTEs in one write per table copy.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -782,6 +784,104 @@ static int write_piece(img *im, vmdk_extent *e, uint64_t g, const void *buf,
                        kind == VMDK_GRAIN_UNALLOC && backing, err);
 }
 
+/* ---- runs of new grains ---- */
+
+/* Writes GTEs [idx, idx + count) of table gdi from the cached table tbl
+ * to the table and its redundant copy, in one write each. */
+static int put_gtes(img_file *f, vmdk_sparse *sp, uint64_t gdi,
+                    const uint32_t *tbl, uint64_t idx, uint64_t count,
+                    img_err *err)
+{
+    uint8_t *le = malloc(count * 4);
+    if (!le) {
+        return img_err_set(err, ENOMEM, "Out of memory");
+    }
+    for (uint64_t i = 0; i < count; i++) {
+        vmdk_put_le32(le + i * 4, tbl[idx + i]);
+    }
+    int r = img_file_pwrite(f, le, count * 4,
+                            (uint64_t)sp->gd[gdi] * VMDK_SECTOR + idx * 4, err);
+    if (r >= 0 && sp->rgd && sp->rgd[gdi]) {
+        r = img_file_pwrite(f, le, count * 4,
+                            (uint64_t)sp->rgd[gdi] * VMDK_SECTOR + idx * 4,
+                            err);
+    }
+    free(le);
+    return r;
+}
+
+/* How many whole grains from g (at most max, inside g's grain table) a
+ * write may place in new space: unallocated or zeroed ones.  Their
+ * old content does not matter, as the write covers them. */
+static int new_grain_run(img_file *f, vmdk_sparse *sp, uint64_t g,
+                         uint64_t max, uint64_t *count, img_err *err)
+{
+    uint64_t left = sp->gtes - g % sp->gtes;
+    max = max < left ? max : left;
+    *count = 0;
+    while (*count < max) {
+        vmdk_grain_kind kind;
+        uint64_t sector = 0;
+        int r = vmdk_sparse_grain(f, sp, g + *count, &kind, &sector, err);
+        if (r < 0) {
+            return r;
+        }
+        if (kind != VMDK_GRAIN_UNALLOC && kind != VMDK_GRAIN_ZERO) {
+            break;
+        }
+        (*count)++;
+    }
+    return 0;
+}
+
+/* Allocates count consecutive grains from g (see new_grain_run) in one
+ * piece of space: their data in one write, then their GTEs in one write
+ * per table copy (QEMU writes grain and GTE one at a time). */
+static int write_new_run(vmdk_extent *e, uint64_t g, uint64_t count,
+                         const uint8_t *buf, img_err *err)
+{
+    vmdk_sparse *sp = e->sp;
+    uint64_t gdi = g / sp->gtes, idx = g % sp->gtes, at = 0;
+    uint32_t *tbl;
+    int r = sp->gd[gdi] == 0 ? alloc_gt(e->file, sp, gdi, err) : 0;
+    if (r >= 0) {
+        r = alloc_space(sp, count * sp->grain_bytes, &at, err);
+    }
+    if (r >= 0) {
+        r = img_file_pwrite(e->file, buf, count * sp->grain_bytes, at, err);
+    }
+    if (r >= 0) {
+        r = vmdk_sparse_load_gt(e->file, sp, sp->gd[gdi], &tbl, err);
+    }
+    if (r < 0) {
+        return r;
+    }
+    for (uint64_t i = 0; i < count; i++) {
+        tbl[idx + i] = (uint32_t)(at / VMDK_SECTOR + i * sp->grain_bytes /
+                                  VMDK_SECTOR);
+    }
+    return put_gtes(e->file, sp, gdi, tbl, idx, count, err);
+}
+
+/* One step of a plain sparse write at off: a run of whole new grains
+ * when there is one, else the piece in grain g.  *done gets the bytes. */
+static int write_step(img *im, vmdk_extent *e, const uint8_t *p, uint64_t n,
+                      uint64_t off, uint64_t *done, img_err *err)
+{
+    vmdk_sparse *sp = e->sp;
+    uint64_t gb = sp->grain_bytes, g = off / gb, in = off % gb, count = 0;
+    *done = gb - in < n ? gb - in : n;
+    int r = 0;
+    if (p && in == 0 && n >= gb) {
+        r = new_grain_run(e->file, sp, g, n / gb, &count, err);
+    }
+    if (r >= 0 && count > 0) {
+        *done = count * gb;
+        return write_new_run(e, g, count, p, err);
+    }
+    return r < 0 ? r : write_piece(im, e, g, p, in, *done, err);
+}
+
 /* See vmdk.h.  Compressed extents go to the stream writer. */
 int vmdk_sparse_write(img *im, vmdk_extent *e, const void *buf, uint64_t n,
                       uint64_t off, img_err *err)
@@ -789,13 +889,12 @@ int vmdk_sparse_write(img *im, vmdk_extent *e, const void *buf, uint64_t n,
     const uint8_t *p = buf;
     uint64_t gb = e->sp->grain_bytes;
     while (n > 0) {
-        uint64_t g = off / gb, in = off % gb;
-        uint64_t piece = gb - in < n ? gb - in : n;
+        uint64_t piece = gb - off % gb < n ? gb - off % gb : n;
         int r;
         if (e->sp->stream) {
             r = vmdk_stream_write(im, e, p, piece, off, err);
         } else {
-            r = write_piece(im, e, g, p, in, piece, err);
+            r = write_step(im, e, p, n, off, &piece, err);
         }
         if (r < 0) {
             img_err_prepend(err, "'%s': ", e->path);

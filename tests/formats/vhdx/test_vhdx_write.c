@@ -263,6 +263,43 @@ Test(vhdx_write, untouched_and_zeroed_blocks_take_no_space)
     test_tmpdir_free(dir);
 }
 
+/* Data writes batch their BAT updates: the blocks they allocate are
+ * logged on the next flush (after their data is synced), and read back
+ * from memory before that. */
+Test(vhdx_write, new_blocks_reach_the_bat_on_flush)
+{
+    char *dir = test_tmpdir_new();
+    char *path = test_path(dir, "b.vhdx");
+    tl_create(path, 16 * MIB, "block_size=1M");
+    img *im = tl_open(path, IMG_OPEN_RDWR);
+    uint8_t *buf = malloc(3 * MIB), *back = malloc(3 * MIB);
+    uint64_t before = tl_bat_entry(path, 4);
+    cr_assert_neq(before & VHDX_BAT_STATE_MASK, VHDX_PAYLOAD_FULLY_PRESENT);
+    tl_pattern(buf, 3 * MIB, 9);
+    cr_assert_eq(img_pwrite(im, buf, 3 * MIB, 4 * MIB, 0, NULL), 0);
+    for (uint64_t b = 4; b < 7; b++) {
+        cr_assert_eq(tl_bat_entry(path, b), before,
+                     "block %d logged before a flush", (int)b);
+    }
+    cr_assert_eq(img_pread(im, back, 3 * MIB, 4 * MIB, NULL), 0);
+    cr_assert(memcmp(back, buf, 3 * MIB) == 0);
+    cr_assert_eq(img_flush(im, NULL), 0);
+    for (uint64_t b = 4; b < 7; b++) {
+        cr_assert_eq(tl_bat_entry(path, b) & VHDX_BAT_STATE_MASK,
+                     VHDX_PAYLOAD_FULLY_PRESENT, "block %d after the flush",
+                     (int)b);
+    }
+    img_close(im);
+    im = tl_open(path, 0);
+    cr_assert_eq(img_pread(im, back, 3 * MIB, 4 * MIB, NULL), 0);
+    cr_assert(memcmp(back, buf, 3 * MIB) == 0);
+    img_close(im);
+    free(buf);
+    free(back);
+    free(path);
+    test_tmpdir_free(dir);
+}
+
 Test(vhdx_write, discard_reads_zero_and_frees_the_block)
 {
     char *dir = test_tmpdir_new();

@@ -1,0 +1,134 @@
+/* libimg/snapshot.c -- the public internal-snapshot API (img_snapshot_*):
+ * argument and mode checks, the driver lock, and QEMU's messages for
+ * formats without snapshots (block/snapshot.c: bdrv_snapshot_*).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "driver.h"
+#include "img.h"
+
+static void lock_drv(img *im)
+{
+    if (!(im->drv->flags & IMG_DRV_THREADSAFE)) {
+        pthread_mutex_lock(&im->lock);
+    }
+}
+
+static void unlock_drv(img *im)
+{
+    if (!(im->drv->flags & IMG_DRV_THREADSAFE)) {
+        pthread_mutex_unlock(&im->lock);
+    }
+}
+
+/* Changes need a writable image. */
+static int need_writable(const img *im, img_err *err)
+{
+    if (!(im->flags & IMG_OPEN_RDWR)) {
+        return img_err_set(err, EPERM, "Image is read-only");
+    }
+    return 0;
+}
+
+int img_snapshot_list(img *im, img_snapshot_info **out, size_t *n,
+                      img_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!im->drv->snapshot_list) {
+        return img_err_set(err, ENOTSUP, "Block driver does not support "
+                           "snapshots");
+    }
+    lock_drv(im);
+    int r = im->drv->snapshot_list(im, out, n, err);
+    unlock_drv(im);
+    return r;
+}
+
+void img_snapshot_list_free(img_snapshot_info *list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++) {
+        free(list[i].id);
+        free(list[i].name);
+    }
+    free(list);
+}
+
+int img_snapshot_create(img *im, const img_snapshot_info *sn, img_err *err)
+{
+    int r = need_writable(im, err);
+    if (r < 0) {
+        return r;
+    }
+    if (!im->drv->snapshot_create) {
+        return img_err_set(err, ENOTSUP, "Block driver does not support "
+                           "snapshots");
+    }
+    lock_drv(im);
+    r = im->drv->snapshot_create(im, sn, err);
+    unlock_drv(im);
+    return r;
+}
+
+int img_snapshot_apply(img *im, const char *id_or_name, img_err *err)
+{
+    int r = need_writable(im, err);
+    if (r < 0) {
+        return r;
+    }
+    if (!im->drv->snapshot_goto) {
+        return img_err_set(err, ENOTSUP, "Block driver does not support "
+                           "snapshots");
+    }
+    lock_drv(im);
+    r = im->drv->snapshot_goto(im, id_or_name, err);
+    unlock_drv(im);
+    if (r < 0) {
+        img_err_prepend(err, "Failed to load snapshot: ");
+    }
+    return r;
+}
+
+int img_snapshot_delete(img *im, const char *id, const char *name,
+                        img_err *err)
+{
+    int r = need_writable(im, err);
+    if (r < 0) {
+        return r;
+    }
+    if (!id && !name) {
+        return img_err_set(err, EINVAL, "One of the snapshot ID and name "
+                           "must be given");
+    }
+    if (!im->drv->snapshot_delete) {
+        return img_err_set(err, ENOTSUP, "Block format '%s' used by device "
+                           "'' does not support internal snapshot "
+                           "deletion", im->drv->name);
+    }
+    lock_drv(im);
+    r = im->drv->snapshot_delete(im, id, name, err);
+    unlock_drv(im);
+    return r;
+}
+
+int img_snapshot_load_tmp(img *im, const char *id, const char *name,
+                          img_err *err)
+{
+    if (!id && !name) {
+        return img_err_set(err, EINVAL, "snapshot_id and name are both "
+                           "NULL");
+    }
+    if (im->flags & IMG_OPEN_RDWR) {
+        return img_err_set(err, EINVAL, "Device '' is writable");
+    }
+    if (!im->drv->snapshot_load_tmp) {
+        return img_err_set(err, ENOTSUP, "Block format '%s' used by device "
+                           "'' does not support temporarily loading "
+                           "internal snapshots", im->drv->name);
+    }
+    lock_drv(im);
+    int r = im->drv->snapshot_load_tmp(im, id, name, err);
+    unlock_drv(im);
+    return r;
+}

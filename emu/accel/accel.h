@@ -148,5 +148,10 @@ void emu_interp_attach_bus(emu_accel *a, struct emu_bus *bus);
  * alias the memory slots instead.
  */
 void emu_interp_set_a20(emu_accel *a, bool on);
+/*
+ * Interpreter only: a device wrote guest RAM [gpa, gpa+len) behind the
+ * CPU's back (fw_cfg DMA); drops decoded instructions cached from there.
+ */
+void emu_interp_phys_written(emu_accel *a, uint64_t gpa, uint64_t len);
 
 #endif /* EMU_ACCEL_H */

@@ -133,6 +133,11 @@ void emu_interp_set_a20(emu_accel *a, bool on)
     emu_cpu_set_a20(cpu_of(a), on);
 }
 
+void emu_interp_phys_written(emu_accel *a, uint64_t gpa, uint64_t len)
+{
+    emu_cpu_phys_written(cpu_of(a), gpa, len);
+}
+
 emu_accel *emu_interp_new(void)
 {
     interp *it = calloc(1, sizeof(*it));

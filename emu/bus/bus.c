@@ -35,6 +35,8 @@ struct emu_bus {
     size_t nmmio;
     bus_pio pio[BUS_MAX_PIO];
     size_t npio;
+    emu_ram_written_fn ram_written;  /* observer of device RAM writes */
+    void *ram_written_opaque;
 };
 
 emu_bus *emu_bus_new(void)
@@ -213,10 +215,20 @@ void emu_bus_mem_write(emu_bus *b, uint64_t gpa, unsigned size,
     const bus_mmio *m;
 
     if (bus_ram_rw(b, gpa, size, &val, true)) {
+        if (b->ram_written != NULL) {
+            b->ram_written(b->ram_written_opaque, gpa, size);
+        }
         return;
     }
     m = bus_find_mmio(b, gpa);
     if (m != NULL && m->wr != NULL) {
         m->wr(m->opaque, gpa - m->gpa, size, val);
     }
+}
+
+void emu_bus_set_ram_written(emu_bus *b, emu_ram_written_fn fn,
+                             void *opaque)
+{
+    b->ram_written = fn;
+    b->ram_written_opaque = opaque;
 }

@@ -63,4 +63,13 @@ uint64_t emu_bus_mem_read(emu_bus *b, uint64_t gpa, unsigned size);
 void emu_bus_mem_write(emu_bus *b, uint64_t gpa, unsigned size,
                        uint64_t val);
 
+/*
+ * Device writes to RAM through emu_bus_mem_write() (DMA) are reported to
+ * fn, so that a CPU backend can drop what it cached about those bytes
+ * (decoded instructions).  The CPU's own stores do not come through here.
+ */
+typedef void (*emu_ram_written_fn)(void *opaque, uint64_t gpa, uint64_t len);
+void emu_bus_set_ram_written(emu_bus *b, emu_ram_written_fn fn,
+                             void *opaque);
+
 #endif /* EMU_BUS_H */

@@ -83,6 +83,17 @@ void emu_cpu_fini(emu_cpu *c)
     emu_tcache_free(c);
 }
 
+void emu_cpu_phys_written(emu_cpu *c, uint64_t pa, uint64_t len)
+{
+    while (c->tc != NULL && len > 0) {
+        uint64_t n = 4096 - (pa & 0xFFF);
+        n = n < len ? n : len;
+        emu_tcache_write(c, pa, (unsigned)n);
+        pa += n;
+        len -= n;
+    }
+}
+
 uint32_t emu_reg_get(const emu_cpu *c, unsigned r, unsigned size)
 {
     if (size == 1) {
@@ -107,13 +118,7 @@ void emu_reg_set(emu_cpu *c, unsigned r, unsigned size, uint32_t v)
 /* Host pointer for [pa, pa+size) when it lies inside one RAM slot. */
 static uint8_t *phys_ptr(emu_cpu *c, uint64_t pa, unsigned size)
 {
-    for (unsigned i = 0; i < c->nslots; i++) {
-        const emu_cpu_slot *s = &c->slot[i];
-        if (pa >= s->gpa && pa - s->gpa + size <= s->size) {
-            return s->host + (pa - s->gpa);
-        }
-    }
-    return NULL;
+    return emu_phys_ptr(c, pa, size);
 }
 
 static uint8_t phys_read8(emu_cpu *c, uint64_t pa)

@@ -101,6 +101,10 @@ void emu_cpu_init(emu_cpu *c);
 /* Frees what the CPU allocated while running (the decoded-code cache);
  * *c stays usable. */
 void emu_cpu_fini(emu_cpu *c);
+/* Tells the CPU that something other than itself (a DMA-capable device
+ * writing RAM through the bus) changed [pa, pa+len): decoded code there
+ * is dropped. */
+void emu_cpu_phys_written(emu_cpu *c, uint64_t pa, uint64_t len);
 /* Puts the CPU in its reset state (CS:IP = F000:FFF0, real mode). */
 void emu_cpu_reset(emu_cpu *c);
 /* Adds a RAM slot; 0, -EINVAL (overlap/empty) or -ENOSPC. */

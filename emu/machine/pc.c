@@ -148,6 +148,14 @@ static void pc_copy_isa_bios(emu_pc *pc)
 }
 
 /* Maps [gpa, gpa+size) of pc->ram on the bus and in the accelerator. */
+/* A device (fw_cfg DMA) wrote guest RAM: decoded code there is stale. */
+static void pc_dma_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+    emu_pc *pc = opaque;
+
+    emu_interp_phys_written(pc->accel, gpa, len);
+}
+
 static int pc_map_ram(emu_pc *pc, uint64_t gpa, uint64_t size, img_err *err)
 {
     int r = emu_bus_add_ram(pc->bus, gpa, size, pc->ram + gpa);
@@ -188,6 +196,7 @@ static int pc_setup_memory(emu_pc *pc, img_err *err)
     if (r >= 0) {
         pc_copy_isa_bios(pc);
         emu_interp_attach_bus(pc->accel, pc->bus);
+        emu_bus_set_ram_written(pc->bus, pc_dma_written, pc);
     }
     return r;
 }

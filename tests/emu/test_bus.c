@@ -89,3 +89,36 @@ Test(bus, ports_dispatch_to_their_own_instance)
     emu_debugcon_free(d2);
     emu_bus_free(b);
 }
+
+/* Records the last RAM write a device made through the bus. */
+typedef struct ram_seen {
+    uint64_t gpa, len;
+    int calls;
+} ram_seen;
+
+static void note_ram_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+    ram_seen *s = opaque;
+
+    s->gpa = gpa;
+    s->len = len;
+    s->calls++;
+}
+
+Test(bus, device_ram_writes_are_reported)
+{
+    static uint8_t ram[4096];
+    emu_bus *b = emu_bus_new();
+    ram_seen seen = {0};
+
+    cr_assert_eq(emu_bus_add_ram(b, 0x1000, sizeof(ram), ram), 0);
+    emu_bus_set_ram_written(b, note_ram_written, &seen);
+    emu_bus_mem_write(b, 0x1010, 4, 0xAABBCCDD);
+    cr_assert_eq(seen.calls, 1);
+    cr_assert_eq(seen.gpa, 0x1010);
+    cr_assert_eq(seen.len, 4);
+    cr_assert_eq(ram[0x10], 0xDD);
+    emu_bus_mem_write(b, 0x9000, 4, 1);    /* unmapped: not RAM */
+    cr_assert_eq(seen.calls, 1);
+    emu_bus_free(b);
+}

@@ -336,3 +336,20 @@ Test(mmu_guest, x87_basics_and_fxsave)
     cr_expect_str_eq(out, "PASS");
     free(out);
 }
+
+Test(tcache, device_writes_reported_drop_decoded_code)
+{
+    static const uint8_t code[] = { 0xB8, 0x01, 0, 0, 0, 0xF4 };
+    uint8_t *ram;
+    emu_cpu *c = cpu_new(&ram);
+
+    memcpy(ram + 0x1000, code, sizeof(code));
+    run_code(c, true);
+    cr_expect_eq(c->gpr[EMU_EAX], 1);
+    ram[0x1001] = 9;                       /* "DMA" behind the CPU */
+    emu_cpu_phys_written(c, 0x0FF0, 0x20); /* range across the page */
+    run_code(c, true);
+    cr_expect_eq(c->gpr[EMU_EAX], 9);
+    cr_expect_eq(c->tc->invalidations, 1);
+    cpu_free(c, ram);
+}

@@ -367,9 +367,11 @@ int qcow2_truncate(img *im, uint64_t size, int prealloc, img_err *err)
                            "The new size must be a multiple "
                            "of 512");
     }
-    if (s->nb_snapshots) {
+    /* v3 snapshots record their own size, so QEMU resizes v3 images
+     * that have snapshots (tables past the end lose one reference). */
+    if (s->nb_snapshots && s->hdr.version < 3) {
         return img_err_set(err, ENOTSUP,
-                           "Can't resize an image which has "
+                           "Can't resize a v2 image which has "
                            "snapshots");
     }
     if (s->hdr.crypt_method != QCOW2_CRYPT_NONE) {

@@ -211,4 +211,25 @@ zero_dates q/one.qcow2 && zero_dates v/one.qcow2 && \
 same convert -O raw -l x r.raw bad.raw
 same_files r.raw
 
+# v3 images with snapshots resize; applying a snapshot of another size
+# resizes the image to it first, dropping the active layer's tail
+setup rs.qcow2 "$QEMU_IMG create -q -f qcow2 rs.qcow2 4M &&
+      qemu-io -c 'write -P 1 0 64k' -c 'write -P 3 3M 64k' rs.qcow2 \
+          >/dev/null"
+same snapshot -c small rs.qcow2
+same resize rs.qcow2 8M
+both "qemu-io -c 'write -P 2 6M 64k' -c 'write -P 4 3M 4k' rs.qcow2 \
+          >/dev/null"
+same snapshot -c big rs.qcow2
+same snapshot -a small rs.qcow2
+same_image rs.qcow2
+same convert -O raw rs.qcow2 rs-small.raw
+same snapshot -a big rs.qcow2
+same convert -O raw rs.qcow2 rs-big.raw
+same_files rs-small.raw rs-big.raw
+same_image rs.qcow2
+setup rs2.qcow2 "$QEMU_IMG create -q -f qcow2 -o compat=0.10 rs2.qcow2 1M &&
+      $QEMU_IMG snapshot -c s rs2.qcow2"
+same resize rs2.qcow2 2M
+
 finish

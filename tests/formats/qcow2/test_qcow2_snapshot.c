@@ -122,6 +122,13 @@ static void fx_free(fx *f)
     test_tmpdir_free(f->dir);
 }
 
+/* Opens the (closed) image again; the shadow becomes its content. */
+static void fx_reopen(fx *f)
+{
+    shadow_free(&f->sh);
+    shadow_open(f->path, &f->sh);
+}
+
 /* Closes the image, checks it with both checkers, opens it again. */
 static void fx_check(fx *f)
 {
@@ -215,7 +222,7 @@ Test(qcow2_snapshot, write_after_snapshot_copies_shared_clusters)
                  "the snapshot still reads as before the writes");
     free(view);
     free(before);
-    shadow_open(f.path, &f.sh);
+    fx_reopen(&f);
     fx_free(&f);
 }
 
@@ -265,7 +272,7 @@ Test(qcow2_snapshot, random_writes_then_apply_and_delete)
         }
     }
     free(l.d);
-    shadow_open(f.path, &f.sh);
+    fx_reopen(&f);
     free(s1);
     free(s2);
     fx_free(&f);
@@ -306,7 +313,7 @@ Test(qcow2_snapshot, ids_names_and_errors)
     cr_assert_eq(img_snapshot_load_tmp(im, "9", NULL, &err), -ENOENT);
     cr_assert_str_eq(err.msg, "Can't find snapshot");
     img_close(im);
-    shadow_open(f.path, &f.sh);
+    fx_reopen(&f);
     fx_free(&f);
 }
 
@@ -344,6 +351,43 @@ Test(qcow2_snapshot, lazy_refcounts_and_version_2)
         fx_check(&f);
         fx_free(&f);
     }
+}
+
+/* Extra data this implementation does not know (from a newer writer)
+ * survives a rewrite of the snapshot table. */
+Test(qcow2_snapshot, unknown_extra_data_is_kept)
+{
+    fx f;
+    fx_new(&f, "", 1 << 20);
+    shadow_write(&f.sh, 0, 4096, 1, 0);
+    snap_create(f.sh.im, "first");
+    shadow_close(&f.sh);
+    /* the entry gets 8 more bytes of extra data before its id and name */
+    size_t len;
+    uint8_t *d = oracle_slurp(f.path, &len);
+    uint64_t t = be(d + 64, 8);
+    size_t strings = be(d + t + 12, 2) + be(d + t + 14, 2);
+    cr_assert_eq(t + 64 + strings, len, "the table ends the file");
+    d = realloc(d, len += 8);
+    memmove(d + t + 72, d + t + 64, strings);
+    memcpy(d + t + 64, "UNKNOWN!", 8);
+    d[t + 39] = 32;
+    cr_assert_eq(test_write_file(f.path, d, len), 0);
+    free(d);
+    oracle_qemu_check_clean(f.path);
+    fx_reopen(&f);
+    snap_create(f.sh.im, "second"); /* rewrites the table */
+    fx_check(&f);
+    shadow_close(&f.sh);
+    d = oracle_slurp(f.path, &len);
+    t = be(d + 64, 8);
+    cr_assert_eq(be(d + 60, 4), 2);
+    cr_assert_eq(be(d + t + 36, 4), 32, "extra data size");
+    cr_assert_eq(memcmp(d + t + 64, "UNKNOWN!", 8), 0);
+    cr_assert_eq(memcmp(d + t + 72, "1first", 6), 0);
+    free(d);
+    fx_reopen(&f);
+    fx_free(&f);
 }
 
 /* ---- power cuts during snapshot operations ---- */

@@ -129,5 +129,25 @@ void cli_print_snapshot_table(FILE *out, const img_snapshot_info *list,
 int cmd_amend(const cli_env *env, int argc, char **argv);
 int cmd_rebase(const cli_env *env, int argc, char **argv);
 int cmd_commit(const cli_env *env, int argc, char **argv);
+int cmd_verify(const cli_env *env, int argc, char **argv);
+
+/* cmd_verify.c: the checks of "verify", shared with "convert --verify". */
+typedef struct cli_verify_opts {
+    int boot;              /* also boot both images (--boot) */
+    const char *expect;    /* text both boots must print, or NULL */
+    uint64_t timeout_ns;   /* virtual time per boot, 0: default */
+    cli_output output;     /* report format */
+    int quiet;             /* print no report, only errors */
+} cli_verify_opts;
+/* Runs the checks on two open images and prints the report.  Returns the
+ * exit status: 0 all passed, 1 a check failed, 2 a check could not run. */
+int cli_verify_images(const cli_env *env, img *src, img *dst,
+                      const char *src_name, const char *dst_name,
+                      const cli_verify_opts *o);
+/* Same, opening both files first (2 when one cannot be opened). */
+int cli_verify_files(const cli_env *env, const char *src_name,
+                     const char *src_fmt, const char *dst_name,
+                     const char *dst_fmt, unsigned flags,
+                     const cli_verify_opts *o);
 
 #endif

@@ -15,7 +15,9 @@
  * the default "unsafe" (QEMU's BDRV_O_NO_FLUSH, what qemu-img convert
  * uses for its target): the target opens with IMG_OPEN_NO_FLUSH, so its
  * driver writes its metadata back at the end but never syncs the file;
- * a raw target is not flushed at all.
+ * a raw target is not flushed at all.  vdisk's own --verify[=boot]
+ * runs "vdisk verify" (cmd_verify.c) on the closed output afterwards; a
+ * failed verification exits 1 and keeps the output.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,6 +37,7 @@ enum {
     OPT_TARGET_IS_ZERO,
     OPT_BITMAPS,
     OPT_SKIP_BROKEN,
+    OPT_VERIFY,
 };
 
 /* QEMU's internal_snapshot_opts prefix for -l. */
@@ -61,6 +64,7 @@ typedef struct convert_args {
     char **srcs; /* source file names (into argv) */
     int nsrc;
     const char *out; /* output file name, NULL without operands */
+    int verify;      /* --verify: 1, --verify=boot: 2 (vdisk only) */
 } convert_args;
 
 /* What the run has opened and created, released by convert_cleanup. */
@@ -232,6 +236,12 @@ static int parse_value(const cli_env *env, int c, const char *v,
     case OPT_OBJECT:
         cli_error(env, "--object is not supported");
         return 1;
+    case OPT_VERIFY:
+        if (v != NULL && strcmp(v, "boot") != 0) {
+            return cli_usage_error(env, "--verify takes no value or 'boot'");
+        }
+        a->verify = v != NULL ? 2 : 1;
+        break;
     }
     return -1;
 }
@@ -250,6 +260,7 @@ static int parse_options(const cli_env *env, int argc, char **argv,
         { "target-is-zero", no_argument, NULL, OPT_TARGET_IS_ZERO },
         { "bitmaps", no_argument, NULL, OPT_BITMAPS },
         { "skip-broken-bitmaps", no_argument, NULL, OPT_SKIP_BROKEN },
+        { "verify", optional_argument, NULL, OPT_VERIFY },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -750,6 +761,23 @@ static void convert_cleanup(const convert_args *a, convert_state *s, int ok)
     img_opts_free(s->create_opts);
 }
 
+/* --verify[=boot]: "vdisk verify" of the closed output against its
+ * source.  A failed verification exits 1 but keeps the output, so that
+ * it can be inspected. */
+static int convert_verify(const cli_env *env, const convert_args *a)
+{
+    cli_verify_opts o = { .boot = a->verify == 2, .quiet = a->quiet };
+    int st = cli_verify_files(env, a->srcs[0], a->fmt, a->out, a->out_fmt,
+                              a->force_share ? IMG_OPEN_FORCE_SHARE : 0,
+                              &o);
+
+    if (st != 0) {
+        cli_error(env, "%s: verification failed; the output is kept",
+                  a->out);
+    }
+    return st == 0 ? 0 : 1;
+}
+
 /* Options, early checks, then progress around the conversion; exit
  * status 0 or 1. */
 int cmd_convert(const cli_env *env, int argc, char **argv)
@@ -760,6 +788,10 @@ int cmd_convert(const cli_env *env, int argc, char **argv)
     int ret = parse_options(env, argc, argv, &a);
     if (ret < 0) {
         ret = check_early(env, &a);
+    }
+    if (ret < 0 && a.verify && (a.nsrc != 1 || a.snapshot ||
+                                a.snapshot_opts)) {
+        ret = cli_usage_error(env, "--verify needs one source and no -l");
     }
     if (ret >= 0) {
         free(a.options);
@@ -775,5 +807,5 @@ int cmd_convert(const cli_env *env, int argc, char **argv)
     }
     convert_cleanup(&a, &s, ok);
     free(a.options);
-    return ok ? 0 : 1;
+    return ok && a.verify ? convert_verify(env, &a) : ok ? 0 : 1;
 }

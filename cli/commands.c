@@ -54,6 +54,9 @@ static const cli_command commands[] = {
     { "snapshot", cmd_snapshot,
       "[--object objectdef] [--image-opts] [-U] [-q] [-l | -a snapshot | "
       "-c snapshot | -d snapshot] filename" },
+    { "verify", cmd_verify,
+      "[-f fmt] [-F fmt] [-U] [--boot] [--expect text] "
+      "[--timeout seconds] [--output=ofmt] source target" },
 };
 
 const cli_command *cli_find_command(const char *name)

@@ -28,12 +28,14 @@ typedef struct cvt_chunk {
     uint64_t seq;      /* ticket: position in write order */
 } cvt_chunk;
 
-/* A cluster compressed by its worker before its turn to write (convert
- * -c with a target that has img_compress_cluster). */
+/* A chunk's clusters compressed by its worker before its turn to write
+ * (convert -c with a target that has img_compress_cluster). */
 typedef struct cvt_packed {
-    int valid;           /* data/len hold the chunk compressed */
-    const uint8_t *data; /* compressed bytes */
-    size_t len;          /* 0: it did not shrink, stored as it is */
+    int valid;           /* data/len describe every cluster of the chunk */
+    uint64_t cluster;    /* cluster size */
+    const uint8_t *data; /* cluster i compressed at data + i * cluster */
+    const int64_t *len;  /* cluster i: compressed bytes, 0 when it did not
+                            shrink (stored as it is), -1 for zeros */
 } cvt_packed;
 
 /* ---- sources.c: the sources as one virtual disk ---- */

@@ -26,6 +26,8 @@
 
 /* Buffers are aligned for O_DIRECT-friendly I/O. */
 #define BUF_ALIGN 4096
+/* Bytes of clusters a compressing worker takes at once. */
+#define PACKED_CHUNK ((uint64_t)1 << 20)
 
 /* State shared by the workers of one cvt_run(). */
 typedef struct cvt_run_state {
@@ -207,32 +209,42 @@ static int offload_chunk(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
 /* One worker's buffers and counts. */
 typedef struct cvt_worker {
     uint8_t *buf;    /* chunk data */
-    uint8_t *cbuf;   /* its compressed form (packed runs), else NULL */
+    uint8_t *cbuf;   /* packed: its clusters compressed, else NULL */
+    int64_t *clen;   /* packed: their lengths (see cvt_packed) */
     cvt_stats local; /* added to the run's at the end */
 } cvt_worker;
 
-/* Compresses a data chunk ahead of its turn when the workers do that;
- * zero clusters stay unpacked (written as zeros). */
+/* Compresses the clusters of a data chunk ahead of its turn when the
+ * workers do that; zero clusters are marked to be written as zeros. */
 static int pack(cvt_run_state *st, const cvt_chunk *c, cvt_worker *w,
                 cvt_packed *pk, img_err *err)
 {
     const cvt_params *p = st->p;
+    uint64_t cs = p->cluster_size;
     memset(pk, 0, sizeof(*pk));
-    if (!st->packed || c->kind != CVT_DATA ||
-        !cvt_compressed_is_data(p, w->buf, c->len)) {
+    if (!st->packed || c->kind != CVT_DATA) {
         return 0;
     }
-    size_t clen = 0;
-    int r = img_compress_cluster(p->dst, w->buf, c->len, w->cbuf,
-                                 (size_t)p->cluster_size, &clen, err);
-    if (r < 0) {
-        img_err_prepend(err, "error while compressing at byte %" PRIu64
-                        ": ", c->off);
-        return r;
+    for (uint64_t i = 0, done = 0; done < c->len; i++, done += cs) {
+        uint64_t n = c->len - done < cs ? c->len - done : cs;
+        size_t len = 0;
+        if (!cvt_compressed_is_data(p, w->buf + done, n)) {
+            w->clen[i] = -1;
+            continue;
+        }
+        int r = img_compress_cluster(p->dst, w->buf + done, n,
+                                     w->cbuf + done, (size_t)cs, &len, err);
+        if (r < 0) {
+            img_err_prepend(err, "error while compressing at byte %" PRIu64
+                            ": ", c->off + done);
+            return r;
+        }
+        w->clen[i] = (int64_t)len;
     }
     pk->valid = 1;
+    pk->cluster = cs;
     pk->data = w->cbuf;
-    pk->len = clen;
+    pk->len = w->clen;
     return 0;
 }
 
@@ -286,8 +298,16 @@ static int worker_alloc(cvt_run_state *st, cvt_worker *w)
         return -1;
     }
     w->buf = buf;
-    if (st->packed && !(w->cbuf = malloc((size_t)st->p->cluster_size))) {
+    if (!st->packed) {
+        return 0;
+    }
+    uint64_t clusters = st->chunk / st->p->cluster_size;
+    w->cbuf = malloc((size_t)st->chunk);
+    w->clen = malloc((size_t)clusters * sizeof(*w->clen));
+    if (!w->cbuf || !w->clen) {
         free(w->buf);
+        free(w->cbuf);
+        free(w->clen);
         return -1;
     }
     return 0;
@@ -310,6 +330,7 @@ static void *worker_main(void *arg)
     }
     free(w.buf);
     free(w.cbuf);
+    free(w.clen);
     pthread_mutex_lock(&st->lock);
     add_stats(&st->stats, &w.local);
     pthread_mutex_unlock(&st->lock);
@@ -378,10 +399,15 @@ static int check_params(const cvt_params *p, img_err *err)
     return 0;
 }
 
-/* The data unit: a cluster when compressing (written whole), else the
- * configured chunk. */
-static uint64_t chunk_size(const cvt_params *p)
+/* The data unit: whole clusters when compressing, one at a time (as
+ * qemu-img) unless the workers compress: then up to PACKED_CHUNK of
+ * them, so that a worker waiting for its turn holds much work done and
+ * turns pass less often; else the configured chunk. */
+static uint64_t chunk_size(const cvt_params *p, int packed)
 {
+    if (p->compress && packed && p->cluster_size < PACKED_CHUNK) {
+        return PACKED_CHUNK / p->cluster_size * p->cluster_size;
+    }
     if (p->compress) {
         return p->cluster_size;
     }
@@ -420,9 +446,9 @@ int cvt_run(const cvt_params *p, cvt_stats *stats, img_err *err)
     cvt_run_state st;
     memset(&st, 0, sizeof(st));
     st.p = p;
-    st.chunk = chunk_size(p);
-    st.offload = p->copy_offload;
     st.packed = p->compress && img_has_compress_hooks(p->dst);
+    st.chunk = chunk_size(p, st.packed);
+    st.offload = p->copy_offload;
     pthread_mutex_init(&st.lock, NULL);
     pthread_cond_init(&st.turn, NULL);
     cvt_ratelimit_init(&st.rl, p->rate_limit);

@@ -60,16 +60,25 @@ static int write_sparse(const cvt_params *p, const cvt_chunk *c,
     return 0;
 }
 
-/* A cluster the worker compressed (pk->len 0: stored as it is). */
+/* The clusters the worker compressed: each is zeroed, stored as it is
+ * or stored compressed (see cvt_packed). */
 static int write_packed(const cvt_params *p, const cvt_chunk *c,
                         const uint8_t *buf, const cvt_packed *pk,
                         cvt_ratelimit *rl, cvt_stats *st, img_err *err)
 {
-    cvt_ratelimit_wait(rl, c->len);
-    int r = img_pwrite_compressed(p->dst, buf, c->len, c->off, pk->data,
-                                  pk->len, err);
-    if (r >= 0) {
-        st->data_written += c->len;
+    int r = 0;
+    for (uint64_t i = 0, done = 0; r >= 0 && done < c->len; i++) {
+        uint64_t n = c->len - done < pk->cluster ? c->len - done : pk->cluster;
+        if (pk->len[i] < 0) {
+            r = write_zeroes(p, c->off + done, n, st, err);
+        } else {
+            cvt_ratelimit_wait(rl, n);
+            r = img_pwrite_compressed(p->dst, buf + done, n, c->off + done,
+                                      pk->data + done, (size_t)pk->len[i],
+                                      err);
+            st->data_written += r >= 0 ? n : 0;
+        }
+        done += n;
     }
     return r;
 }

@@ -246,8 +246,9 @@ void emu_cpu_default_cpuid(emu_cpu *c)
     /* "GenuineIntel" as EBX, EDX, ECX; family 6, model 3, stepping 3. */
     static const emu_cpuid_entry table[] = {
         { 0, 0, 1, 0x756E6547u, 0x6C65746Eu, 0x49656E69u },
-        { 1, 0, 0x633, 0, 0, EMU_CPUID_TSC | EMU_CPUID_CX8 |
-                             EMU_CPUID_CMOV | EMU_CPUID_FXSR },
+        { 1, 0, 0x633, 0, 0, EMU_CPUID_FPU | EMU_CPUID_TSC |
+                             EMU_CPUID_CX8 | EMU_CPUID_CMOV |
+                             EMU_CPUID_FXSR },
     };
 
     memcpy(c->cpuid, table, sizeof(table));

@@ -114,10 +114,12 @@ int emu_cpu_run(emu_cpu *c, uint64_t budget, emu_exit *ex);
 
 /* Supplies the value of a pending IN; 0 or -EINVAL when none pends. */
 int emu_cpu_complete_io(emu_cpu *c, uint64_t data);
-/* Installs the default CPUID table (P6 class with TSC, CX8, CMOV, FXSR). */
+/* Installs the default CPUID table (P6 class with FPU, TSC, CX8, CMOV,
+ * FXSR). */
 void emu_cpu_default_cpuid(emu_cpu *c);
 
 /* CPUID leaf 1 EDX feature bits advertised by default. */
+#define EMU_CPUID_FPU    (1u << 0)
 #define EMU_CPUID_TSC    (1u << 4)
 #define EMU_CPUID_CX8    (1u << 8)
 #define EMU_CPUID_CMOV   (1u << 15)

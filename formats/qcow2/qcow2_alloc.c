@@ -127,7 +127,7 @@ static int hook_refblock(qcow2_state *s, img_file *file, uint64_t ti,
 static int new_refblock(qcow2_state *s, img_file *file, uint64_t ci,
                         img_err *err)
 {
-    uint64_t ti = ci >> s->rb_bits, nb;
+    uint64_t ti = ci >> s->rb_bits, nb = 0;
     qcow2_rb_slot *slot;
     int r = find_free(s, file, 1, &nb, err);
     if (r >= 0 && nb == 0) {
@@ -331,7 +331,7 @@ int qcow2_alloc_bytes(qcow2_state *s, img_file *file, uint64_t size,
     uint64_t room = s->cluster_size - qcow2_cluster_offset_in(s, o);
     do {
         if (!o || room < size) {
-            uint64_t nc;
+            uint64_t nc = 0;
             r = find_free(s, file, 1, &nc, err);
             if (r < 0) {
                 return r;

@@ -331,7 +331,7 @@ static int extend_run(const qcow2_state *s, const uint8_t *table,
     uint64_t unit = ((off >> unit_bits) + 1) << unit_bits;
     /* Compressed clusters are handled one at a time. */
     while (unit < end && first->kind != QCOW2_COMPRESSED) {
-        qcow2_unit u;
+        qcow2_unit u = {0};
         int r = classify(s, table, l2_off, unit, &u, err);
         if (r < 0) {
             return r;
@@ -366,7 +366,7 @@ int qcow2_map(qcow2_state *s, img_file *file, uint64_t off, uint64_t len,
         return r;
     }
     r = l2_get(s, file, l2_off, &table, err);
-    qcow2_unit first;
+    qcow2_unit first = {0};
     if (r >= 0) {
         r = classify(s, table, l2_off, off, &first, err);
     }

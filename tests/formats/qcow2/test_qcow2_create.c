@@ -87,7 +87,7 @@ Test(qcow2_create, memory_file_equals_qemu_img)
     char *path = test_path(dir, "q.qcow2");
     size_t qlen, vlen;
     uint8_t *q = oracle_slurp(path, &qlen);
-    img_file *mem;
+    img_file *mem = NULL;
     img_err err = { 0 };
     cr_assert_eq(
         create_mem("cluster_size=16k,lazy_refcounts=on", 100 << 20, &err, &mem),
@@ -104,7 +104,7 @@ Test(qcow2_create, memory_file_equals_qemu_img)
 /* A new image reads as zeros and opens clean. */
 Test(qcow2_create, new_image_reads_zeros)
 {
-    img_file *mem;
+    img_file *mem = NULL;
     img_err err = { 0 };
     cr_assert_eq(create_mem("preallocation=metadata,cluster_size=4k", 1 << 20,
                             &err, &mem),

@@ -5,8 +5,9 @@
  *
  * Asks the output format's driver how large a new image would be
  * (img_driver_measure), either for an empty image of --size bytes or for a
- * copy of FILENAME.  -o options are checked against the output driver's
- * create options plus the host-file ones, as qemu-img appends
+ * copy of FILENAME (of its internal snapshot SNAPSHOT with -l, loaded
+ * read-only as qemu-img does).  -o options are checked against the output
+ * driver's create options plus the host-file ones, as qemu-img appends
  * bdrv_file's create options to the format's.
  */
 #include <errno.h>
@@ -167,16 +168,53 @@ static int measure_run(const cli_env *env, const measure_args *a, img *in)
     return r < 0;
 }
 
-/* We have no internal snapshots to load: the error QEMU gives for a format
- * without them. */
-static int measure_snapshot(const cli_env *env, img *in)
+/* The value of key in a -l "snapshot.id=X,snapshot.name=Y" argument
+ * (already checked by measure_snapshot_arg): the last one wins and a key
+ * without '=' means "on", as QemuOpts reads it.  malloc'd, or NULL. */
+static char *measure_snapshot_opt(const char *param, const char *key)
 {
-    cli_error(env,
-              "Failed to load snapshot: Block format '%s' used by "
-              "device '' does not support temporarily loading internal "
-              "snapshots",
-              img_format(in));
-    return 1;
+    char *copy = strdup(param), *val = NULL;
+    for (char *save = NULL, *kv = copy ? strtok_r(copy, ",", &save) : NULL;
+         kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq) {
+            *eq = '\0';
+        }
+        if (!strcmp(kv, key)) {
+            free(val);
+            val = strdup(eq ? eq + 1 : "on");
+        }
+    }
+    free(copy);
+    return val;
+}
+
+/* -l: reads of the input show the snapshot from now on (QEMU's
+ * bdrv_snapshot_load_tmp); a bare argument is tried as an id, then as a
+ * name.  Returns -1 to go on, else the exit status. */
+static int measure_snapshot(const cli_env *env, const char *snapshot,
+                            img *in)
+{
+    img_err err = { 0 };
+    int r;
+    if (!strncmp(snapshot, "snapshot.", 9)) {
+        char *id = measure_snapshot_opt(snapshot, "snapshot.id");
+        char *name = measure_snapshot_opt(snapshot, "snapshot.name");
+        r = img_snapshot_load_tmp(in, id, name, &err);
+        free(id);
+        free(name);
+    } else {
+        r = img_snapshot_load_tmp(in, snapshot, NULL, &err);
+        if (r == -ENOENT || r == -EINVAL) {
+            err = (img_err){ 0 };
+            r = img_snapshot_load_tmp(in, NULL, snapshot, &err);
+        }
+    }
+    if (r < 0) {
+        cli_error(env, "Failed to load snapshot: %s", err.msg);
+        return 1;
+    }
+    return -1;
 }
 
 /* ---- command line ---- */
@@ -357,7 +395,11 @@ int cmd_measure(const cli_env *env, int argc, char **argv)
      * format is, as qemu-img does: that decides which error comes first */
     if (r < 0 && a.filename) {
         in = cli_open(env, a.filename, a.fmt, a.flags);
-        r = !in ? 1 : a.snapshot ? measure_snapshot(env, in) : -1;
+        if (!in) {
+            r = 1;
+        } else if (a.snapshot) {
+            r = measure_snapshot(env, a.snapshot, in);
+        }
     }
     if (r < 0) {
         r = measure_run(env, &a, in);

@@ -163,23 +163,28 @@ static void walk_check(img *im)
     }
 }
 
-void fuzz_open_and_walk(const uint8_t *data, size_t size, const char *format)
+img *fuzz_open(const uint8_t *data, size_t size, const char *format)
 {
     img_file *file = img_mem_file_new(data, size, 0);
     img *im = NULL;
     img_err err;
-    uint64_t found[WALK_MAX_DATA];
-    unsigned nfound = 0;
     if (!file) {
-        return;
+        return NULL;
     }
     memset(&err, 0, sizeof(err));
     /* The img owns file from here on, also when opening fails. */
     int ret = img_open_file(file, format, WALK_OPEN_FLAGS, &im, &err);
     if (ret < 0) {
         walk_failed(ret, &err);
-        return;
+        return NULL;
     }
+    return im;
+}
+
+void fuzz_walk(img *im)
+{
+    uint64_t found[WALK_MAX_DATA];
+    unsigned nfound = 0;
     uint64_t disk_size = img_size(im);
     walk_accessors(im);
     walk_info(im);
@@ -187,5 +192,13 @@ void fuzz_open_and_walk(const uint8_t *data, size_t size, const char *format)
     walk_block_status_above(im, disk_size);
     walk_reads(im, disk_size, found, nfound);
     walk_check(im);
-    img_close(im);
+}
+
+void fuzz_open_and_walk(const uint8_t *data, size_t size, const char *format)
+{
+    img *im = fuzz_open(data, size, format);
+    if (im) {
+        fuzz_walk(im);
+        img_close(im);
+    }
 }

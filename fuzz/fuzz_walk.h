@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "libimg/img.h"
+
 /* libFuzzer's entry point, defined once per harness. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -17,5 +19,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * block status, reads and check.  Never exits; aborts (a finding) only
  * when libimg breaks its own API contract. */
 void fuzz_open_and_walk(const uint8_t *data, size_t size, const char *format);
+
+/* The two halves of fuzz_open_and_walk, for harnesses that do more with
+ * the image: fuzz_open returns a read-only image (close it with
+ * img_close) or NULL when it does not open; fuzz_walk walks it. */
+img *fuzz_open(const uint8_t *data, size_t size, const char *format);
+void fuzz_walk(img *im);
 
 #endif

@@ -94,6 +94,8 @@ typedef struct emu_cpu {
     struct emu_tcache *tc;      /* decoded blocks (tcache.c), lazily made */
     bool tc_dirty;              /* decoded code was dropped: leave block */
     emu_fpu fpu;                /* x87 state (fpu.c) */
+    uint8_t exec_grp[0x200];    /* exec.c: 1 + the handler group that last
+                                   took each opcode, 0 not yet known */
 } emu_cpu;
 
 /* Initialises all of *c: no RAM, default CPUID, reset state. */

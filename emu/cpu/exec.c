@@ -473,7 +473,13 @@ static int exec_ranges(emu_ctx *x)
     return EMU_EXEC_OK;
 }
 
-/* Tries each handler group in turn; -1 means "not mine". */
+/*
+ * Tries each handler group in turn; -1 means "not mine".  The groups
+ * claim disjoint opcodes (or ModRM.reg values of one opcode), so the
+ * group that took an opcode last is tried first: it is the only one
+ * that can take it, unless it declines this ModRM.reg, and then the
+ * full scan runs.
+ */
 static int exec_dispatch(emu_ctx *x)
 {
     static int (*const groups[])(emu_ctx *) = {
@@ -481,11 +487,15 @@ static int exec_dispatch(emu_ctx *x)
         exec_misc, emu_exec_string, emu_exec_io, emu_exec_ext,
         emu_exec_sys, emu_exec_fpu, emu_exec_legacy,
     };
-    unsigned op = x->in->op;
+    unsigned op = x->in->op, memo = x->c->exec_grp[op & 0x1FF];
     int r;
 
+    if (memo != 0 && (r = groups[memo - 1](x)) >= 0) {
+        return r;
+    }
     for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
         if ((r = groups[i](x)) >= 0) {
+            x->c->exec_grp[op & 0x1FF] = (uint8_t)(i + 1);
             return r;
         }
     }

@@ -162,12 +162,28 @@ uint32_t emu_cpu_alu(emu_cpu *c, unsigned op, unsigned size, uint32_t a,
 }
 
 /* Condition code cc (low nibble of Jcc/SETcc/CMOVcc) against the flags. */
+/* ZF (zero) or SF (sign) of the pending lazy result, which every lazy
+ * operation derives from the result alone. */
+static bool lazy_zs(const emu_lazy *l, bool sign)
+{
+    uint32_t res = l->res & emu_size_mask(l->size);
+
+    return sign ? (res & emu_sign_bit(l->size)) != 0 : res == 0;
+}
+
 bool emu_cond(emu_cpu *c, unsigned cc)
 {
-    uint32_t f = emu_cpu_get_flags(c);
-    bool sf = f & EMU_FL_SF, of = f & EMU_FL_OF;
-    bool r;
+    uint32_t f;
+    bool sf, of, r;
 
+    /* JZ/JNZ/JS/JNS after arithmetic: no need to materialise EFLAGS. */
+    if (c->lf.op != EMU_LAZY_NONE && ((cc >> 1) == 2 || (cc >> 1) == 4)) {
+        r = lazy_zs(&c->lf, (cc >> 1) == 4);
+        return (cc & 1) ? !r : r;
+    }
+    f = emu_cpu_get_flags(c);
+    sf = f & EMU_FL_SF;
+    of = f & EMU_FL_OF;
     switch (cc >> 1) {
     case 0: r = f & EMU_FL_OF; break;
     case 1: r = f & EMU_FL_CF; break;

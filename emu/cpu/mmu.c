@@ -334,6 +334,18 @@ void emu_lin_write_sys(emu_cpu *c, uint32_t lin, unsigned size, uint32_t v)
     lin_write_as(c, lin, size, v, false);
 }
 
+uint8_t *emu_tlb_ptr(emu_cpu *c, uint32_t lin, int acc)
+{
+    const emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
+    bool user = emu_cpu_cpl(c) == 3;
+    uint32_t tag = acc == EMU_ACC_WRITE ? e->wtag[user] : e->rtag[user];
+
+    if (tag != (lin & EMU_PAGE_MASK) || e->host == NULL) {
+        return NULL;
+    }
+    return e->host + (lin & 0xFFF);
+}
+
 unsigned emu_cpu_cpl(const emu_cpu *c)
 {
     if (!(c->cr[0] & EMU_CR0_PE)) {

@@ -106,6 +106,15 @@ uint32_t emu_lin_read_sys(struct emu_cpu *c, uint32_t lin, unsigned size);
 void emu_lin_write_sys(struct emu_cpu *c, uint32_t lin, unsigned size,
                        uint32_t v);
 
+/*
+ * Host pointer for the byte at linear address lin when the TLB already
+ * allows a direct access of kind acc at the CPL (a RAM page, and for a
+ * write one without decoded code); NULL otherwise.  Never faults and
+ * never fills the TLB: callers fall back to emu_lin_read/emu_lin_write.
+ * The pointer is valid up to the end of lin's page.
+ */
+uint8_t *emu_tlb_ptr(struct emu_cpu *c, uint32_t lin, int acc);
+
 /* Host pointer for [pa, pa + size) if it lies in one RAM slot, else NULL. */
 uint8_t *emu_phys_ptr(struct emu_cpu *c, uint64_t pa, uint64_t size);
 

@@ -80,6 +80,10 @@ static int run_block(emu_cpu *c, uint64_t left)
     const emu_insn *in;
     int r = EMU_EXEC_OK;
 
+    /* A fetch fault below restores ESP from here, not from the previous
+     * instruction (an IRET to ring 3 whose target page is not present
+     * would otherwise push the kernel's ESP as the user's). */
+    c->insn_esp = c->gpr[EMU_ESP];
     if (b == NULL) {
         b = emu_tcache_find(c, emu_mmu_fetch_pa(c, lin), mode);
         if (b == NULL) {

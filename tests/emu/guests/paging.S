@@ -4,7 +4,8 @@
 # physical 0 (CR4.PSE), then checks reads and writes through the
 # mappings, accessed/dirty bits, #PF with CR2 and error code for a
 # not-present page and a read-only page under CR0.WP, WP=0, accesses
-# crossing a page boundary and INVLPG after a PTE change.
+# crossing a page boundary, INVLPG after a PTE change and the ESP a
+# fetch fault after RET reports.
     .include "guest.inc"
     .include "pm.inc"
 
@@ -136,6 +137,15 @@ pm_main:
     arm     3f
     mov     0x401000, %eax
 3:  faulted 0, 0x401000, 0x31
+    # 13: RET to a not-present page: the fetch fault at the start of the
+    # next block keeps the ESP the RET left (the return address popped).
+    arm     3f
+    mov     %esp, %esi
+    push    $0x402000
+    ret
+3:  faulted 0, 0x402000, 0x34
+    cmp     %esp, %esi
+    expect32 e, 0x37
     jmp     pass32
 
 # Target of the call gate pm.inc declares (not used here).

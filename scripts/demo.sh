@@ -6,9 +6,9 @@
 # Installs missing packages (scripts/deps.sh), builds vdisk in build/, makes
 # a sparse sample disk (raw, data at a few offsets, holes between), converts
 # it with "vdisk convert" into every format in DEMO_FORMATS that this build
-# can create, checks each copy with "vdisk compare" and the reference
-# "qemu-img compare", shows "vdisk info" and "vdisk map" of it, and ends
-# with one line per format.  Exits 1 if any step failed.
+# can create, checks each copy with "vdisk compare", the reference
+# "qemu-img compare" and "vdisk verify", shows "vdisk info" and "vdisk
+# map" of it, and ends with one line per format.  Exits 1 if any step failed.
 #
 # Environment (optional): VDISK_BUILD_ROOT (where build/ goes, default the
 # repo root), VDISK_DEMO_DIR (scratch directory, default build/demo).
@@ -125,12 +125,14 @@ demo_format()
         "$SAMPLE" "$out"
     step "compare with qemu-img" qemu-img compare -f raw -F "$fmt" \
         "$SAMPLE" "$out"
+    step "verify (content and the format's check)" "$VDISK" verify \
+        -f raw -F "$fmt" "$SAMPLE" "$out"
     step "info" "$VDISK" info -f "$fmt" "$out"
     # JSON: human "map" output fails for formats without file offsets
     # (qemu-img 7.2 does the same on VHDX), and JSON also shows holes.
     step "map" "$VDISK" map --output=json -f "$fmt" "$out"
     if ((FAILED == before)); then
-        line="converted; vdisk and qemu-img compare find it identical"
+        line="converted; vdisk and qemu-img compare find it identical, vdisk verify passes"
         RESULTS+=("raw -> $fmt: $line; info and map work")
     else
         line="$((FAILED - before)) step(s) failed, see above"

@@ -94,27 +94,6 @@ void emu_cpu_phys_written(emu_cpu *c, uint64_t pa, uint64_t len)
     }
 }
 
-uint32_t emu_reg_get(const emu_cpu *c, unsigned r, unsigned size)
-{
-    if (size == 1) {
-        return r < 4 ? c->gpr[r] & 0xFF : (c->gpr[r - 4] >> 8) & 0xFF;
-    }
-    return size == 2 ? c->gpr[r] & 0xFFFF : c->gpr[r];
-}
-
-void emu_reg_set(emu_cpu *c, unsigned r, unsigned size, uint32_t v)
-{
-    if (size == 1 && r < 4) {
-        c->gpr[r] = (c->gpr[r] & ~0xFFu) | (v & 0xFF);
-    } else if (size == 1) {
-        c->gpr[r - 4] = (c->gpr[r - 4] & ~0xFF00u) | ((v & 0xFF) << 8);
-    } else if (size == 2) {
-        c->gpr[r] = (c->gpr[r] & ~0xFFFFu) | (v & 0xFFFF);
-    } else {
-        c->gpr[r] = v;
-    }
-}
-
 /* Host pointer for [pa, pa+size) when it lies inside one RAM slot. */
 static uint8_t *phys_ptr(emu_cpu *c, uint64_t pa, unsigned size)
 {
@@ -169,20 +148,6 @@ void emu_phys_write(emu_cpu *c, uint64_t pa, unsigned size, uint32_t v)
             emu_bus_mem_write(c->bus, pa + i, 1, (v >> (8 * i)) & 0xFF);
         }
     }
-}
-
-/* Segment-relative accesses: the segment base plus the offset is a
- * linear address (limit and rights checks are the segment code's). */
-uint32_t emu_mem_read(emu_cpu *c, unsigned seg, uint32_t off,
-                      unsigned size)
-{
-    return emu_lin_read(c, c->seg[seg].base + off, size);
-}
-
-void emu_mem_write(emu_cpu *c, unsigned seg, uint32_t off, unsigned size,
-                   uint32_t v)
-{
-    emu_lin_write(c, c->seg[seg].base + off, size, v);
 }
 
 /* Stack-pointer width: 4 when SS is a 32-bit (B=1) segment. */

@@ -42,25 +42,161 @@ typedef struct emu_ctx {
     int fault;            /* vector when returning EMU_EXEC_FAULT */
 } emu_ctx;
 
+/* Mask of a size-byte value (size 1, 2 or 4). */
+static inline uint32_t emu_size_mask(unsigned size)
+{
+    return size >= 4 ? 0xFFFFFFFFu : (1u << (size * 8)) - 1;
+}
+
+/* Sign bit of a size-byte value. */
+static inline uint32_t emu_sign_bit(unsigned size)
+{
+    return 1u << (size * 8 - 1);
+}
+
+/* ADD, OR, AND, SUB, XOR, CMP on size-byte operands with lazy flags,
+ * inline for the fast handlers; ADC/SBB call emu_cpu_alu (flags.c). */
+static inline uint32_t emu_alu(emu_cpu *c, unsigned op, unsigned size,
+                               uint32_t a, uint32_t b)
+{
+    uint32_t m = emu_size_mask(size), r;
+    unsigned lazy = EMU_LAZY_LOGIC;
+
+    a &= m;
+    b &= m;
+    switch (op) {
+    case EMU_ALU_ADD:
+        r = (a + b) & m;
+        lazy = EMU_LAZY_ADD;
+        break;
+    case EMU_ALU_SUB:
+    case EMU_ALU_CMP:
+        r = (a - b) & m;
+        lazy = EMU_LAZY_SUB;
+        break;
+    case EMU_ALU_AND:
+        r = a & b;
+        break;
+    case EMU_ALU_OR:
+        r = a | b;
+        break;
+    case EMU_ALU_XOR:
+        r = a ^ b;
+        break;
+    default:
+        return emu_cpu_alu(c, op, size, a, b);
+    }
+    c->lf = (emu_lazy){ (uint8_t)lazy, (uint8_t)size, a, b, r, 0 };
+    return r;
+}
+
 /* flags.c */
-uint32_t emu_size_mask(unsigned size);
-uint32_t emu_sign_bit(unsigned size);
 uint32_t emu_flags_zsp(uint32_t res, unsigned size);
 void emu_lazy_set(emu_cpu *c, unsigned op, unsigned size, uint32_t a,
                   uint32_t b, uint32_t res, uint32_t cin);
 bool emu_cond(emu_cpu *c, unsigned cc);
 
-/* cpu.c: registers */
-uint32_t emu_reg_get(const emu_cpu *c, unsigned r, unsigned size);
-void emu_reg_set(emu_cpu *c, unsigned r, unsigned size, uint32_t v);
+/* Registers by ModRM number: for size 1, numbers 4..7 are AH..BH. */
+static inline uint32_t emu_reg_get(const emu_cpu *c, unsigned r,
+                                   unsigned size)
+{
+    if (size == 4) {
+        return c->gpr[r];
+    }
+    if (size == 2) {
+        return c->gpr[r] & 0xFFFF;
+    }
+    return r < 4 ? c->gpr[r] & 0xFF : (c->gpr[r - 4] >> 8) & 0xFF;
+}
+
+static inline void emu_reg_set(emu_cpu *c, unsigned r, unsigned size,
+                               uint32_t v)
+{
+    if (size == 4) {
+        c->gpr[r] = v;
+    } else if (size == 2) {
+        c->gpr[r] = (c->gpr[r] & ~0xFFFFu) | (v & 0xFFFF);
+    } else if (r < 4) {
+        c->gpr[r] = (c->gpr[r] & ~0xFFu) | (v & 0xFF);
+    } else {
+        c->gpr[r - 4] = (c->gpr[r - 4] & ~0xFF00u) | ((v & 0xFF) << 8);
+    }
+}
 
 /* cpu.c: memory by segment and offset, linear and physical */
 uint32_t emu_phys_read(emu_cpu *c, uint64_t pa, unsigned size);
 void emu_phys_write(emu_cpu *c, uint64_t pa, unsigned size, uint32_t v);
-uint32_t emu_mem_read(emu_cpu *c, unsigned seg, uint32_t off,
-                      unsigned size);
-void emu_mem_write(emu_cpu *c, unsigned seg, uint32_t off, unsigned size,
-                   uint32_t v);
+
+/* The CPL without a call (emu_cpu_cpl in mmu.h is the same rule). */
+static inline bool emu_user_mode(const emu_cpu *c)
+{
+    return (c->cr[0] & EMU_CR0_PE) &&
+           ((c->eflags & 0x20000u) || (c->seg[EMU_CS].sel & 3) == 3);
+}
+
+/* Host pointer for a size-byte access at lin that the TLB allows
+ * directly (see emu_tlb_ptr), or NULL; the access must not cross the
+ * page.  Inlined so that the common case costs no call. */
+static inline uint8_t *emu_tlb_hit(emu_cpu *c, uint32_t lin, unsigned size,
+                                   int acc)
+{
+    const emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
+    bool user = emu_user_mode(c);
+    uint32_t tag = acc == EMU_ACC_WRITE ? e->wtag[user] : e->rtag[user];
+
+    if (tag != (lin & EMU_PAGE_MASK) || (lin & 0xFFF) > EMU_PAGE_SIZE - size ||
+        e->host == NULL) {
+        return NULL;
+    }
+    return e->host + (lin & 0xFFF);
+}
+
+/* Little-endian load and store of size (1, 2 or 4) bytes. */
+static inline uint32_t emu_load_le(const uint8_t *p, unsigned size)
+{
+    if (size == 4) {
+        return (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+               (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    }
+    return size == 2 ? (uint32_t)p[0] | (uint32_t)p[1] << 8 : p[0];
+}
+
+static inline void emu_store_le(uint8_t *p, unsigned size, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    if (size >= 2) {
+        p[1] = (uint8_t)(v >> 8);
+    }
+    if (size == 4) {
+        p[2] = (uint8_t)(v >> 16);
+        p[3] = (uint8_t)(v >> 24);
+    }
+}
+
+/* Segment-relative accesses: the segment base plus the offset is a
+ * linear address (limit and rights checks are the segment code's).  A
+ * TLB hit is served inline; the rest goes through mmu.c. */
+static inline uint32_t emu_mem_read(emu_cpu *c, unsigned seg, uint32_t off,
+                                    unsigned size)
+{
+    uint32_t lin = c->seg[seg].base + off;
+    const uint8_t *p = emu_tlb_hit(c, lin, size, EMU_ACC_READ);
+
+    return p != NULL ? emu_load_le(p, size) : emu_lin_read(c, lin, size);
+}
+
+static inline void emu_mem_write(emu_cpu *c, unsigned seg, uint32_t off,
+                                 unsigned size, uint32_t v)
+{
+    uint32_t lin = c->seg[seg].base + off;
+    uint8_t *p = emu_tlb_hit(c, lin, size, EMU_ACC_WRITE);
+
+    if (p != NULL) {
+        emu_store_le(p, size, v);
+    } else {
+        emu_lin_write(c, lin, size, v);
+    }
+}
 
 /* cpu.c: the stack (SS:eSP, width from SS.B) */
 void emu_push(emu_cpu *c, uint32_t v, unsigned size);
@@ -99,7 +235,9 @@ void emu_far_jump(emu_cpu *c, uint16_t sel, uint32_t off, unsigned opsize,
 void emu_far_ret(emu_cpu *c, unsigned opsize, uint16_t release);
 void emu_iret(emu_cpu *c, unsigned opsize);
 
-/* exec.c: executes one decoded instruction */
+/* exec.c: executes one decoded instruction by searching the handler
+ * groups (the generic handler of exec_fast.c's table); the caller moves
+ * EIP to x->next_eip unless it returns EMU_EXEC_FAULT. */
 int emu_exec(emu_ctx *x);
 
 #endif /* EMU_CPU_CPU_INT_H */

@@ -16,8 +16,12 @@
 #define EMU_OP_0F      0x100  /* added to the second byte of 0F xx */
 #define EMU_REG_NONE   (-1)   /* no base / index register */
 
+struct emu_ctx;
+
 /* A decoded instruction: everything execution needs, nothing else. */
 typedef struct emu_insn {
+    int (*exec)(struct emu_ctx *x);  /* its handler: NULL from emu_decode,
+                                        set by emu_exec_select() */
     uint16_t op;        /* opcode byte, or EMU_OP_0F | second byte */
     uint8_t len;        /* total length in bytes */
     uint8_t opsize;     /* operand size: 2 or 4 (byte ops use op bits) */

@@ -60,7 +60,8 @@ static int load_sreg(emu_ctx *x, unsigned sreg, uint16_t sel)
     return EMU_EXEC_OK;
 }
 
-/* MOV in its 88..8C, 8E, A0..A3, C6, C7 forms. */
+/* MOV in its 8C, 8E, A0..A3 forms, and C6, C7 with a bad /reg (the
+ * other forms are exec_fast.c's). */
 static int exec_mov(emu_ctx *x)
 {
     emu_cpu *c = x->c;
@@ -68,12 +69,6 @@ static int exec_mov(emu_ctx *x)
     unsigned seg = x->in->seg >= 0 ? (unsigned)x->in->seg : EMU_DS;
 
     switch (op) {
-    case 0x88: case 0x89:
-        rm_write(x, size, emu_reg_get(c, x->in->reg, size));
-        return EMU_EXEC_OK;
-    case 0x8A: case 0x8B:
-        emu_reg_set(c, x->in->reg, size, rm_read(x, size));
-        return EMU_EXEC_OK;
     case 0x8C:
         if (x->in->reg >= EMU_NSEG) {
             return ud(x);
@@ -91,12 +86,8 @@ static int exec_mov(emu_ctx *x)
         emu_mem_write(c, seg, x->in->disp, size,
                       emu_reg_get(c, EMU_EAX, size));
         return EMU_EXEC_OK;
-    default:    /* C6 /0, C7 /0 */
-        if (x->in->reg != 0) {
-            return ud(x);
-        }
-        rm_write(x, size, x->in->imm);
-        return EMU_EXEC_OK;
+    default:    /* C6, C7 with /reg != 0 */
+        return ud(x);
     }
 }
 
@@ -117,19 +108,6 @@ static int exec_xchg(emu_ctx *x)
     t = rm_read(x, size);
     rm_write(x, size, emu_reg_get(c, x->in->reg, size));
     emu_reg_set(c, x->in->reg, size, t);
-    return EMU_EXEC_OK;
-}
-
-/* MOVZX/MOVSX (0F B6, B7, BE, BF). */
-static int exec_movx(emu_ctx *x)
-{
-    unsigned src = (x->in->op & 1) ? 2 : 1;
-    uint32_t v = rm_read(x, src);
-
-    if (x->in->op >= (EMU_OP_0F | 0xBE)) {
-        v = (uint32_t)sext(v, src);
-    }
-    emu_reg_set(x->c, x->in->reg, x->in->opsize, v);
     return EMU_EXEC_OK;
 }
 
@@ -161,19 +139,13 @@ static int exec_pusha_popa(emu_ctx *x)
     return EMU_EXEC_OK;
 }
 
-/* Stack instructions other than PUSHA/POPA. */
+/* Stack instructions other than PUSHA/POPA and PUSH/POP reg or imm. */
 static int exec_stack(emu_ctx *x)
 {
     emu_cpu *c = x->c;
     unsigned op = x->in->op, size = x->in->opsize;
 
-    if (op >= 0x50 && op <= 0x57) {
-        emu_push(c, emu_reg_get(c, op & 7, size), size);
-    } else if (op >= 0x58 && op <= 0x5F) {
-        emu_reg_set(c, op & 7, size, emu_pop(c, size));
-    } else if (op == 0x68 || op == 0x6A) {
-        emu_push(c, x->in->imm, size);
-    } else if (op == 0x8F) {
+    if (op == 0x8F) {
         if (x->in->reg != 0) {
             return ud(x);
         }
@@ -212,26 +184,24 @@ static int exec_sreg_stack(emu_ctx *x)
     return load_sreg(x, sreg, (uint16_t)emu_pop(x->c, x->in->opsize));
 }
 
-/* CALL/JMP/RET near and far, LOOPcc, JCXZ, Jcc. */
+/* Far CALL/JMP/RET, RET imm16, LOOPcc, JCXZ (near relative transfers
+ * are exec_fast.c's). */
 static int exec_branch(emu_ctx *x)
 {
     emu_cpu *c = x->c;
-    unsigned op = x->in->op, size = x->in->opsize, as = x->in->adsize;
+    unsigned op = x->in->op, size = x->in->opsize, as = x->in->adsize, ss;
     uint32_t t;
 
     switch (op) {
-    case 0xE8:
-        emu_push(c, x->next_eip, size);
-        /* fall through */
-    case 0xE9: case 0xEB:
-        jump_rel(x, x->in->imm);
-        return EMU_EXEC_OK;
     case 0x9A: case 0xEA:
         jump_far(x, (uint16_t)x->in->imm2, x->in->imm, op == 0x9A);
         return EMU_EXEC_OK;
-    case 0xC2: case 0xC3:
+    case 0xC2:      /* RET imm16 releases parameter bytes */
         x->next_eip = emu_pop(c, size);
-        break;
+        ss = (c->seg[EMU_SS].attr & EMU_SEG_DB) ? 4 : 2;
+        emu_reg_set(c, EMU_ESP, ss, emu_reg_get(c, EMU_ESP, ss) +
+                                    (x->in->imm & 0xFFFF));
+        return EMU_EXEC_OK;
     case 0xCA: case 0xCB:
         emu_far_ret(c, size, op == 0xCA ? (uint16_t)x->in->imm : 0);
         x->next_eip = c->eip;
@@ -251,25 +221,12 @@ static int exec_branch(emu_ctx *x)
         }
         return EMU_EXEC_OK;
     default:
-        if ((op >= 0x70 && op <= 0x7F) ||
-            (op >= (EMU_OP_0F | 0x80) && op <= (EMU_OP_0F | 0x8F))) {
-            if (emu_cond(c, op & 0xF)) {
-                jump_rel(x, x->in->imm);
-            }
-            return EMU_EXEC_OK;
-        }
         return -1;
     }
-    /* RET imm16 / RETF imm16 release parameter bytes. */
-    if (op == 0xC2) {
-        unsigned ss = (c->seg[EMU_SS].attr & EMU_SEG_DB) ? 4 : 2;
-        emu_reg_set(c, EMU_ESP, ss, emu_reg_get(c, EMU_ESP, ss) +
-                                    (x->in->imm & 0xFFFF));
-    }
-    return EMU_EXEC_OK;
 }
 
-/* FF /2../6: indirect CALL/JMP near and far, PUSH r/m. */
+/* FF /3, /5: indirect far CALL/JMP (/7 is #UD; /0../2, /4, /6 are
+ * elsewhere). */
 static int exec_grp5(emu_ctx *x)
 {
     emu_cpu *c = x->c;
@@ -277,13 +234,6 @@ static int exec_grp5(emu_ctx *x)
     uint32_t v;
 
     switch (x->in->reg) {
-    case 2: case 4:
-        v = rm_read(x, size);
-        if (x->in->reg == 2) {
-            emu_push(c, x->next_eip, size);
-        }
-        x->next_eip = v & emu_size_mask(size);
-        return EMU_EXEC_OK;
     case 3: case 5:
         if (x->in->mod == 3) {
             return ud(x);
@@ -294,9 +244,6 @@ static int exec_grp5(emu_ctx *x)
                                                  ea_off(x) + size, 2);
             jump_far(x, cs, v, x->in->reg == 3);
         }
-        return EMU_EXEC_OK;
-    case 6:
-        emu_push(c, rm_read(x, size), size);
         return EMU_EXEC_OK;
     default:
         return ud(x);
@@ -401,7 +348,7 @@ static int exec_misc(emu_ctx *x)
     case 0xF4:
         need_ring0(c);
         return EMU_EXEC_HALT;
-    case 0x90: case EMU_OP_0F | 0x1F: break;
+    case EMU_OP_0F | 0x1F: break;      /* NOP r/m */
     case EMU_OP_0F | 0xA2: return exec_cpuid(x);
     case EMU_OP_0F | 0x31:
         if (c->cr[4] & 0x4) {           /* CR4.TSD: RDTSC at CPL 0 only */
@@ -417,12 +364,8 @@ static int exec_misc(emu_ctx *x)
             (c->gpr[EMU_EBX] + (c->gpr[EMU_EAX] & 0xFF)) &
                 emu_size_mask(x->in->adsize), 1));
         break;
-    case 0x8D:
-        if (x->in->mod == 3) {
-            return ud(x);
-        }
-        emu_reg_set(c, x->in->reg, x->in->opsize, ea_off(x));
-        break;
+    case 0x8D:      /* LEA with a register operand */
+        return ud(x);
     case 0xC4:
         return load_far_ptr(x, EMU_ES);
     case 0xC5:
@@ -442,35 +385,19 @@ static int exec_misc(emu_ctx *x)
     return EMU_EXEC_OK;
 }
 
-/* Opcodes recognised by a range: MOV imm, XCHG, SETcc, CMOVcc, MOVxX. */
+/* XCHG and the MOV forms exec_fast.c leaves to the generic path. */
 static int exec_ranges(emu_ctx *x)
 {
-    emu_cpu *c = x->c;
     unsigned op = x->in->op;
 
-    if (op >= 0xB0 && op <= 0xB7) {
-        emu_reg_set(c, op & 7, 1, x->in->imm);
-    } else if (op >= 0xB8 && op <= 0xBF) {
-        emu_reg_set(c, op & 7, x->in->opsize, x->in->imm);
-    } else if ((op >= 0x91 && op <= 0x97) || op == 0x86 || op == 0x87) {
+    if ((op >= 0x91 && op <= 0x97) || op == 0x86 || op == 0x87) {
         return exec_xchg(x);
-    } else if (op >= (EMU_OP_0F | 0x90) && op <= (EMU_OP_0F | 0x9F)) {
-        rm_write(x, 1, emu_cond(c, op & 0xF));
-    } else if (op >= (EMU_OP_0F | 0x40) && op <= (EMU_OP_0F | 0x4F)) {
-        uint32_t v = rm_read(x, x->in->opsize);   /* read even if false */
-        if (emu_cond(c, op & 0xF)) {
-            emu_reg_set(c, x->in->reg, x->in->opsize, v);
-        }
-    } else if (op == (EMU_OP_0F | 0xB6) || op == (EMU_OP_0F | 0xB7) ||
-               op == (EMU_OP_0F | 0xBE) || op == (EMU_OP_0F | 0xBF)) {
-        return exec_movx(x);
-    } else if ((op >= 0x88 && op <= 0x8C) || op == 0x8E ||
-               (op >= 0xA0 && op <= 0xA3) || op == 0xC6 || op == 0xC7) {
-        return exec_mov(x);
-    } else {
-        return -1;
     }
-    return EMU_EXEC_OK;
+    if (op == 0x8C || op == 0x8E || (op >= 0xA0 && op <= 0xA3) ||
+        op == 0xC6 || op == 0xC7) {
+        return exec_mov(x);
+    }
+    return -1;
 }
 
 /*
@@ -518,16 +445,13 @@ static int exec_dispatch(emu_ctx *x)
 
 int emu_exec(emu_ctx *x)
 {
-    int r;
+    emu_exec_fn direct;
 
     /* One CPU, so LOCK needs no action; it is only valid with a memory
      * destination (the SDM's list of lockable instructions is finer). */
     if (x->in->lock && (!x->in->has_modrm || x->in->mod == 3)) {
         return ud(x);
     }
-    r = exec_dispatch(x);
-    if (r != EMU_EXEC_FAULT) {
-        x->c->eip = x->next_eip;
-    }
-    return r;
+    direct = emu_exec_direct(x->in);
+    return direct != NULL ? direct(x) : exec_dispatch(x);
 }

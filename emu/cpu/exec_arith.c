@@ -1,59 +1,14 @@
 /*
  * emu/cpu/exec_arith.c -- integer arithmetic, logic, shifts and bit ops.
  *
- * ADD..CMP in all encodings, TEST, INC/DEC, NOT/NEG, MUL/IMUL/DIV/IDIV
- * (with #DE), the shift/rotate group, BT/BTS/BTR/BTC, BSF/BSR and
- * CBW/CWDE/CWD/CDQ, per the SDM vol. 2 instruction pages.  Flags that the
+ * INC/DEC r/m, NOT/NEG, MUL/IMUL/DIV/IDIV (with #DE), the shift/rotate
+ * group, BT/BTS/BTR/BTC, BSF/BSR and CBW/CWDE/CWD/CDQ, per the SDM vol. 2
+ * instruction pages (ADD..CMP, TEST and INC/DEC reg are in exec_fast.c).  Flags that the
  * SDM leaves undefined are given QEMU-like values (AF=0 after logic ops).
  */
 #include "exec_int.h"
 
-/* 00..3D: op r/m,reg / reg,r/m / acc,imm (op number in bits 3..5). */
-static int exec_alu_classic(emu_ctx *x)
-{
-    unsigned op = (x->in->op >> 3) & 7, form = x->in->op & 7;
-    unsigned size = (form & 1) ? x->in->opsize : 1;
-    emu_cpu *c = x->c;
-    uint32_t r;
-
-    if (form >= 4) {
-        r = emu_cpu_alu(c, op, size, emu_reg_get(c, EMU_EAX, size),
-                        x->in->imm);
-        if (op != EMU_ALU_CMP) {
-            emu_reg_set(c, EMU_EAX, size, r);
-        }
-    } else if (form < 2) {
-        r = emu_cpu_alu(c, op, size, rm_read(x, size),
-                        emu_reg_get(c, x->in->reg, size));
-        if (op != EMU_ALU_CMP) {
-            rm_write(x, size, r);
-        }
-    } else {
-        r = emu_cpu_alu(c, op, size, emu_reg_get(c, x->in->reg, size),
-                        rm_read(x, size));
-        if (op != EMU_ALU_CMP) {
-            emu_reg_set(c, x->in->reg, size, r);
-        }
-    }
-    return EMU_EXEC_OK;
-}
-
-/* 80..83: op r/m, imm (83 sign-extends imm8, already done by decode). */
-static int exec_alu_imm(emu_ctx *x)
-{
-    unsigned size = (x->in->op == 0x80 || x->in->op == 0x82)
-                        ? 1 : x->in->opsize;
-    uint32_t r = emu_cpu_alu(x->c, x->in->reg, size, rm_read(x, size),
-                             x->in->imm);
-
-    if (x->in->reg != EMU_ALU_CMP) {
-        rm_write(x, size, r);
-    }
-    return EMU_EXEC_OK;
-}
-
-/* INC or DEC of a value; CF is preserved. */
-static uint32_t incdec(emu_cpu *c, bool dec, unsigned size, uint32_t v)
+uint32_t emu_incdec(emu_cpu *c, bool dec, unsigned size, uint32_t v)
 {
     uint32_t r = (dec ? v - 1 : v + 1) & emu_size_mask(size);
 
@@ -185,15 +140,21 @@ static int exec_imul_reg(emu_ctx *x)
     return EMU_EXEC_OK;
 }
 
-/* Flags after a shift/rotate: CF/OF as given, ZF/SF/PF from res if zsp. */
-static void shift_flags(emu_cpu *c, uint32_t res, unsigned size, bool cf,
-                        bool of, bool zsp)
+/* Flags after a rotate: CF and OF as given, the others kept. */
+static void rotate_flags(emu_cpu *c, bool cf, bool of)
 {
-    uint32_t f = zsp ? emu_flags_zsp(res, size)
-                     : emu_cpu_get_flags(c) & (EMU_FL_ZF | EMU_FL_SF |
-                                               EMU_FL_PF | EMU_FL_AF);
+    uint32_t f = emu_cpu_get_flags(c) & (EMU_FL_ZF | EMU_FL_SF |
+                                         EMU_FL_PF | EMU_FL_AF);
 
     set_arith(c, f | (cf ? EMU_FL_CF : 0) | (of ? EMU_FL_OF : 0));
+}
+
+/* Flags after SHL/SHR/SAR, left pending: ZF/SF/PF from res, CF and OF
+ * as given, AF=0 (see EMU_LAZY_SHIFT). */
+static void shift_lazy(emu_cpu *c, uint32_t res, unsigned size, bool cf,
+                       bool of)
+{
+    c->lf = (emu_lazy){ EMU_LAZY_SHIFT, (uint8_t)size, 0, of, res, cf };
 }
 
 /* RCL/RCR one bit at a time through CF (counts are at most 32). */
@@ -211,7 +172,7 @@ static uint32_t rotate_carry(emu_cpu *c, bool left, unsigned size,
     }
     of = left ? (((v & msb) != 0) ^ cf)
               : (((v & msb) != 0) ^ ((v & (msb >> 1)) != 0));
-    shift_flags(c, v, size, cf, of, false);
+    rotate_flags(c, cf, of);
     return v;
 }
 
@@ -228,31 +189,29 @@ static uint32_t do_shift(emu_cpu *c, unsigned op, unsigned size, uint32_t v,
         r = op == 0 ? ((v << k) | (v >> ((bits - k) % bits))) & m
                     : ((v >> k) | (v << ((bits - k) % bits))) & m;
         if (op == 0) {
-            shift_flags(c, r, size, r & 1, ((r & msb) != 0) ^ (r & 1),
-                        false);
+            rotate_flags(c, r & 1, ((r & msb) != 0) ^ (r & 1));
         } else {
-            shift_flags(c, r, size, (r & msb) != 0,
-                        ((r & msb) != 0) ^ ((r & (msb >> 1)) != 0), false);
+            rotate_flags(c, (r & msb) != 0,
+                         ((r & msb) != 0) ^ ((r & (msb >> 1)) != 0));
         }
         return r;
     case 2: case 3:
         return rotate_carry(c, op == 2, size, v, n);
     case 5:              /* SHR */
         r = n >= bits ? 0 : v >> n;
-        shift_flags(c, r, size, n <= bits && ((v >> (n - 1)) & 1),
-                    (v & msb) != 0, true);
+        shift_lazy(c, r, size, n <= bits && ((v >> (n - 1)) & 1),
+                   (v & msb) != 0);
         return r;
     case 7:              /* SAR */
         r = (uint32_t)(sext(v, size) >> (n > 31 ? 31 : n)) & m;
-        shift_flags(c, r, size,
-                    (sext(v, size) >> (n - 1 > 31 ? 31 : n - 1)) & 1,
-                    false, true);
+        shift_lazy(c, r, size,
+                   (sext(v, size) >> (n - 1 > 31 ? 31 : n - 1)) & 1, false);
         return r;
     default:             /* SHL/SAL (4 and 6) */
         r = n >= 32 ? 0 : (v << n) & m;
         {
             bool cf = n <= bits && ((uint64_t)v << n >> bits) & 1;
-            shift_flags(c, r, size, cf, ((r & msb) != 0) ^ cf, true);
+            shift_lazy(c, r, size, cf, ((r & msb) != 0) ^ cf);
         }
         return r;
     }
@@ -346,20 +305,13 @@ static int exec_convert(emu_ctx *x)
     return EMU_EXEC_OK;
 }
 
-/* INC/DEC in their register (40..4F) and FE/FF /0 /1 forms. */
+/* FE/FF /0 /1: INC/DEC r/m. */
 static int exec_incdec(emu_ctx *x)
 {
-    unsigned op = x->in->op;
+    unsigned size = op_size_bw(x);
 
-    if (op < 0x50) {
-        unsigned size = x->in->opsize, r = op & 7;
-        emu_reg_set(x->c, r, size, incdec(x->c, op >= 0x48, size,
-                                          emu_reg_get(x->c, r, size)));
-    } else {
-        unsigned size = op_size_bw(x);
-        rm_write(x, size, incdec(x->c, x->in->reg == 1, size,
+    rm_write(x, size, emu_incdec(x->c, x->in->reg == 1, size,
                                  rm_read(x, size)));
-    }
     return EMU_EXEC_OK;
 }
 
@@ -367,25 +319,10 @@ int emu_exec_arith(emu_ctx *x)
 {
     unsigned op = x->in->op;
 
-    if (op < 0x40 && (op & 7) < 6) {
-        return exec_alu_classic(x);
-    }
-    if ((op >= 0x40 && op < 0x50) ||
-        ((op == 0xFE || op == 0xFF) && x->in->reg < 2)) {
+    if ((op == 0xFE || op == 0xFF) && x->in->reg < 2) {
         return exec_incdec(x);
     }
     switch (op) {
-    case 0x80: case 0x81: case 0x82: case 0x83:
-        return exec_alu_imm(x);
-    case 0x84: case 0x85:
-        emu_cpu_alu(x->c, EMU_ALU_AND, op_size_bw(x),
-                    rm_read(x, op_size_bw(x)),
-                    emu_reg_get(x->c, x->in->reg, op_size_bw(x)));
-        return EMU_EXEC_OK;
-    case 0xA8: case 0xA9:
-        emu_cpu_alu(x->c, EMU_ALU_AND, op_size_bw(x),
-                    emu_reg_get(x->c, EMU_EAX, op_size_bw(x)), x->in->imm);
-        return EMU_EXEC_OK;
     case 0xF6: case 0xF7:
         return exec_grp3(x);
     case 0xC0: case 0xC1: case 0xD0: case 0xD1: case 0xD2: case 0xD3:

@@ -80,6 +80,16 @@ int emu_exec_sys(emu_ctx *x);
 int emu_exec_legacy(emu_ctx *x);
 int emu_exec_fpu(emu_ctx *x);    /* fpu.c: x87, WAIT, FXSAVE/FXRSTOR */
 
+/* exec_fast.c: the handler that runs a decoded instruction, a direct
+ * one for the frequent opcodes, else emu_exec (the full dispatch);
+ * emu_exec_direct gives the direct one or NULL, ignoring LOCK. */
+typedef int (*emu_exec_fn)(emu_ctx *x);
+emu_exec_fn emu_exec_select(const emu_insn *in);
+emu_exec_fn emu_exec_direct(const emu_insn *in);
+
+/* exec_arith.c: INC or DEC of a size-byte value (CF kept). */
+uint32_t emu_incdec(emu_cpu *c, bool dec, unsigned size, uint32_t v);
+
 /* IN/OUT permission: #GP(0) when CPL > IOPL and the TSS I/O bitmap
  * denies the ports (exec_legacy.c). */
 void emu_check_io(emu_cpu *c, uint16_t port, unsigned size);

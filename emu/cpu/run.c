@@ -10,7 +10,7 @@
  * cached (outside RAM, crossing a page) is fetched and decoded one
  * instruction at a time.  Faults unwind here through emu_raise().
  */
-#include "cpu_int.h"
+#include "exec_int.h"
 #include "tcache.h"
 
 #include <errno.h>
@@ -24,20 +24,26 @@ static unsigned decode_mode(const emu_cpu *c)
            ((c->cr[0] & EMU_CR0_PG) ? EMU_TC_PG : 0);
 }
 
-/* Executes one decoded instruction at c->eip; raises its faults. */
-static int exec_one(emu_cpu *c, const emu_insn *in)
+/* Mask of EIP in the current code segment (64 KiB unless CS.D). */
+static uint32_t eip_mask(const emu_cpu *c)
 {
-    unsigned csz = (c->seg[EMU_CS].attr & EMU_SEG_DB) ? 4 : 2;
-    emu_ctx x = { .c = c, .in = in,
-                  .next_eip = (c->eip + in->len) & emu_size_mask(csz) };
+    return (c->seg[EMU_CS].attr & EMU_SEG_DB) ? 0xFFFFFFFFu : 0xFFFFu;
+}
+
+/* Executes one decoded instruction at c->eip with its handler; raises
+ * its faults.  mask is eip_mask(c). */
+static inline int exec_one(emu_cpu *c, const emu_insn *in, uint32_t mask)
+{
+    emu_ctx x = { .c = c, .in = in, .next_eip = (c->eip + in->len) & mask };
     int r;
 
     c->shadow = false;
     c->insn_esp = c->gpr[EMU_ESP];
-    r = emu_exec(&x);
+    r = in->exec(&x);
     if (r == EMU_EXEC_FAULT) {
         emu_raise(c, (unsigned)x.fault, 0);
     }
+    c->eip = x.next_eip;
     c->icount++;
     return r;
 }
@@ -67,7 +73,8 @@ static int step_uncached(emu_cpu *c, uint32_t lin)
     if (r < 0) {
         emu_raise(c, EMU_EXC_UD, 0);
     }
-    return exec_one(c, &in);
+    in.exec = emu_exec_select(&in);
+    return exec_one(c, &in, eip_mask(c));
 }
 
 /* Runs the block at CS:EIP for at most left instructions. */
@@ -78,6 +85,7 @@ static int run_block(emu_cpu *c, uint64_t left)
     unsigned jmode = mode | (emu_cpu_cpl(c) == 3 ? EMU_TC_USER : 0);
     const emu_tblock *b = emu_tcache_jc_get(c, lin, jmode);
     const emu_insn *in;
+    uint32_t mask;
     int r = EMU_EXEC_OK;
 
     /* A fetch fault below restores ESP from here, not from the previous
@@ -93,9 +101,10 @@ static int run_block(emu_cpu *c, uint64_t left)
     }
     in = emu_tcache_insns(c, b);
     c->tc_dirty = false;
+    mask = eip_mask(c);
     for (unsigned i = 0; i < b->ninsn && left > 0; i++, left--) {
         expect += in[i].len;
-        r = exec_one(c, &in[i]);
+        r = exec_one(c, &in[i], mask);
         if (r != EMU_EXEC_OK || c->tc_dirty || c->eip != expect) {
             break;
         }

@@ -13,24 +13,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu_int.h"
+#include "exec_int.h"
 #include "mmu.h"
 
 _Static_assert(EMU_CPU_MAX_SLOTS == 16, "one page array per RAM slot");
 
-/* True for instructions after which a block ends: control transfers and
- * anything that may change CS, the paging mode, IF or the TLB. */
+/* True for instructions after which a block ends: unconditional control
+ * transfers and anything that may change CS, the paging mode, IF or the
+ * TLB.  Conditional branches (Jcc, LOOPcc, JCXZ) do not end a block: the
+ * run loop leaves it when one is taken (EIP is not the next one's). */
 static bool ends_block(const emu_insn *in)
 {
     unsigned op = in->op, b = op & 0xFF;
 
     if (op >= EMU_OP_0F) {
-        return (b >= 0x80 && b <= 0x8F) || b <= 0x0B ||
+        return b <= 0x0B ||
                (b >= 0x20 && b <= 0x23) || (b >= 0x30 && b <= 0x37) ||
                b == 0xAA;
     }
-    if ((op >= 0x70 && op <= 0x7F) || (op >= 0xC2 && op <= 0xC3) ||
-        (op >= 0xCA && op <= 0xCF) || (op >= 0xE0 && op <= 0xEF) ||
+    if ((op >= 0xC2 && op <= 0xC3) ||
+        (op >= 0xCA && op <= 0xCF) || (op >= 0xE4 && op <= 0xEF) ||
         (op >= 0x6C && op <= 0x6F)) {
         return true;
     }
@@ -208,6 +210,7 @@ static unsigned tc_decode_run(emu_tcache *t, const uint8_t *page,
         if (emu_decode(page + pos, avail, code32, in) <= 0) {
             break;
         }
+        in->exec = emu_exec_select(in);
         pos += in->len;
         n++;
         if (ends_block(in)) {

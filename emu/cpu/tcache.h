@@ -2,8 +2,9 @@
  * emu/cpu/tcache.h -- the decoded-instruction cache.
  *
  * Instructions are decoded once into blocks: runs of consecutive
- * instructions inside one physical page, ending after a control transfer
- * or system instruction, keyed by the physical address of the first
+ * instructions inside one physical page, ending after an unconditional
+ * control transfer or system instruction (a taken conditional branch
+ * leaves a block early), keyed by the physical address of the first
  * instruction and the decode mode (CS.D, CR0.PE, CR0.PG).  Each RAM page
  * that holds decoded code has a mask of the 64-byte chunks it covers; a
  * write into such a chunk (which always takes the slow path, see mmu.h)

@@ -101,6 +101,9 @@ static int run_block(emu_cpu *c, uint64_t left)
     }
     in = emu_tcache_insns(c, b);
     c->tc_dirty = false;
+    if (c->shadow && c->irq_vector >= 0) {
+        left = 1;   /* STI / MOV SS shadow: the IRQ comes after one insn */
+    }
     mask = eip_mask(c);
     for (unsigned i = 0; i < b->ninsn && left > 0; i++, left--) {
         expect += in[i].len;

@@ -4,7 +4,8 @@
  * Exit reasons and their bookkeeping, driven by a few hand-assembled bytes
  * (encodings from the SDM's opcode map): HLT and waking it with an
  * injected interrupt, port I/O exits and completion, the interrupt window
- * with the STI shadow, budget, kick, #UD delivery through the IVT, and
+ * with the STI shadow, a pending interrupt taken just after the shadow,
+ * budget, kick, #UD delivery through the IVT, and
  * the instruction-count TSC across get_regs/set_regs.
  */
 #include <criterion/criterion.h>
@@ -131,6 +132,29 @@ Test(accel, interrupt_window_opens_after_the_sti_shadow)
     cr_assert_eq(acc->ops->run(acc, 100, &ex), 0);
     cr_assert_eq(ex.reason, EMU_EXIT_KICK);
     cr_assert_eq(ex.retired, 0);
+    teardown_code();
+}
+
+Test(accel, pending_interrupt_is_taken_right_after_the_sti_shadow)
+{
+    /* cli; xor bx,bx; sti; nop; cli; hlt -- handler at 0x7D00:
+       mov bx,0x1234; iret.  A pending IRQ must be taken after the NOP
+       that the STI shadow covers, before the CLI closes the window. */
+    static const uint8_t code[] = { 0xFA, 0x31, 0xDB, 0xFB, 0x90, 0xFA,
+                                    0xF4 };
+    static const uint8_t handler[] = { 0xBB, 0x34, 0x12, 0xCF };
+    emu_exit ex;
+    emu_regs r;
+
+    setup_code(code, sizeof(code));
+    memcpy(ram + 0x7D00, handler, sizeof(handler));
+    set_vector(0x20, 0x7D00);
+    cr_assert_eq(acc->ops->inject_irq(acc, 0x20), 0);
+    cr_assert_eq(acc->ops->run(acc, 100, &ex), 0);
+    cr_assert_eq(ex.reason, EMU_EXIT_HLT);
+    acc->ops->get_regs(acc, &r);
+    cr_expect_eq(r.gpr[EMU_EBX] & 0xFFFF, 0x1234, "handler did not run");
+    cr_expect_eq(r.eip, ORG + sizeof(code), "halted at %x", r.eip);
     teardown_code();
 }
 

@@ -1,9 +1,11 @@
 #!/bin/sh
-# tests/guests/boot_guests.sh -- boots the Linux test guest of build.sh
+# tests/guests/boot_guests.sh -- boots a Linux test guest of build.sh
 # from raw, qcow2, vhdx and vmdk copies made by "vdisk convert" (issue 7).
 #
 #   boot_guests.sh VDISK BUILD_SH [GUEST]
 #
+# GUEST is a build.sh guest: syslinux (the default; meson test
+# boot_guests) or grub (GRUB 2 on ext4; meson test boot_guests_grub).
 # Builds the guest disk (or reuses the cached one), converts it to each
 # format and boots every copy with "vdisk boot" until the guest prints
 # the marker VDISK-GUEST-OK.  Before the marker, the guest's /init prints
@@ -11,10 +13,11 @@
 # the host's sha256 of the source raw disk, so the guest saw through the
 # emulated IDE disk exactly the bytes of the source, whatever the format.
 # The four boots run two at a time (each is one host thread).  A boot
-# takes minutes (about 46 s of guest time, see tests/guests/README), so
-# the test runs only when VDISK_GUEST_TESTS=1; it exits 77 (skip)
-# otherwise, and when SeaBIOS is missing or the guest cannot be built
-# here (no Debian packages, no network for apt-get download).
+# takes minutes (about 46 s of guest time with SYSLINUX, 47 s with
+# GRUB, see tests/guests/README), so the test runs only when
+# VDISK_GUEST_TESTS=1; it exits 77 (skip) otherwise, and when SeaBIOS is
+# missing or the guest cannot be built here (no Debian packages, no
+# network for apt-get download).
 set -u
 VDISK=$1
 BUILD=$2

@@ -31,6 +31,7 @@ enum emu_lazy_op {
     EMU_LAZY_LOGIC,  /* AND/OR/XOR/TEST: CF=OF=AF=0 */
     EMU_LAZY_INC, EMU_LAZY_DEC,  /* as ADD/SUB 1; cin = the CF kept */
     EMU_LAZY_SHIFT,  /* SHL/SHR/SAR: cin = CF, b = OF, AF=0 */
+    EMU_LAZY_MUL,    /* MUL/IMUL: cin = CF = OF, AF=0 */
 };
 
 /* ALU operation numbers, in the /reg order of opcodes 80..83. */

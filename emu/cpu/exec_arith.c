@@ -16,15 +16,12 @@ uint32_t emu_incdec(emu_cpu *c, bool dec, unsigned size, uint32_t v)
     return r;
 }
 
-/* CF and OF for MUL/IMUL: set when the high half carries information. */
+/* CF and OF for MUL/IMUL: set when the high half carries information;
+ * ZF/SF/PF from the low half, AF=0, all left pending (EMU_LAZY_MUL). */
 static void mul_flags(emu_cpu *c, bool overflow, uint32_t lo, unsigned size)
 {
-    uint32_t f = emu_flags_zsp(lo, size);
-
-    if (overflow) {
-        f |= EMU_FL_CF | EMU_FL_OF;
-    }
-    set_arith(c, f);
+    c->lf = (emu_lazy){ EMU_LAZY_MUL, (uint8_t)size, 0, 0,
+                        lo & emu_size_mask(size), overflow };
 }
 
 /* Writes a double-size result to AX, DX:AX or EDX:EAX. */
@@ -127,7 +124,7 @@ static int exec_grp3(emu_ctx *x)
 }
 
 /* Two/three-operand IMUL: 0F AF, 69, 6B. */
-static int exec_imul_reg(emu_ctx *x)
+int emu_exec_imul(emu_ctx *x)
 {
     unsigned size = x->in->opsize;
     uint32_t src2 = x->in->op == (EMU_OP_0F | 0xAF)
@@ -218,7 +215,7 @@ static uint32_t do_shift(emu_cpu *c, unsigned op, unsigned size, uint32_t v,
 }
 
 /* C0/C1/D0..D3: the shift group with imm8, 1 or CL as count. */
-static int exec_shift(emu_ctx *x)
+int emu_exec_shift(emu_ctx *x)
 {
     unsigned size = op_size_bw(x), n;
     uint8_t op = (uint8_t)x->in->op;
@@ -326,9 +323,9 @@ int emu_exec_arith(emu_ctx *x)
     case 0xF6: case 0xF7:
         return exec_grp3(x);
     case 0xC0: case 0xC1: case 0xD0: case 0xD1: case 0xD2: case 0xD3:
-        return exec_shift(x);
+        return emu_exec_shift(x);
     case 0x69: case 0x6B: case EMU_OP_0F | 0xAF:
-        return exec_imul_reg(x);
+        return emu_exec_imul(x);
     case 0x98: case 0x99:
         return exec_convert(x);
     case EMU_OP_0F | 0xA3: case EMU_OP_0F | 0xAB:

@@ -357,9 +357,10 @@ static emu_exec_fn select_1byte(const emu_insn *in)
     case 0xFF:
         return in->reg == 2 || in->reg == 4 || in->reg == 6 ? h_grp5_near
                                                             : NULL;
-    case 0x69: case 0x6B: case 0x98: case 0x99:
+    case 0x69: case 0x6B: return emu_exec_imul;
     case 0xC0: case 0xC1: case 0xD0: case 0xD1: case 0xD2: case 0xD3:
-    case 0xF6: case 0xF7:
+        return emu_exec_shift;
+    case 0x98: case 0x99: case 0xF6: case 0xF7:
         return h_arith;
     default:
         return NULL;
@@ -382,8 +383,8 @@ static emu_exec_fn select_0f(const emu_insn *in)
     }
     switch (op) {
     case 0xB6: case 0xB7: case 0xBE: case 0xBF: return h_movx;
-    case 0xAF: case 0xA3: case 0xAB: case 0xB3: case 0xBB:
-    case 0xBC: case 0xBD:
+    case 0xAF: return emu_exec_imul;
+    case 0xA3: case 0xAB: case 0xB3: case 0xBB: case 0xBC: case 0xBD:
         return h_arith;
     default:
         return NULL;

@@ -87,8 +87,12 @@ typedef int (*emu_exec_fn)(emu_ctx *x);
 emu_exec_fn emu_exec_select(const emu_insn *in);
 emu_exec_fn emu_exec_direct(const emu_insn *in);
 
-/* exec_arith.c: INC or DEC of a size-byte value (CF kept). */
+/* exec_arith.c: INC or DEC of a size-byte value (CF kept); the shift
+ * group C0/C1/D0..D3 and two/three-operand IMUL (0F AF, 69, 6B), which
+ * exec_fast.c calls directly. */
 uint32_t emu_incdec(emu_cpu *c, bool dec, unsigned size, uint32_t v);
+int emu_exec_shift(emu_ctx *x);
+int emu_exec_imul(emu_ctx *x);
 
 /* IN/OUT permission: #GP(0) when CPL > IOPL and the TSS I/O bitmap
  * denies the ports (exec_legacy.c). */

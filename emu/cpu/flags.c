@@ -81,6 +81,8 @@ static uint32_t lazy_eval(const emu_lazy *l)
                (l->res == sign - 1 ? EMU_FL_OF : 0);
     case EMU_LAZY_SHIFT:
         return f | (l->cin ? EMU_FL_CF : 0) | (l->b ? EMU_FL_OF : 0);
+    case EMU_LAZY_MUL:
+        return f | (l->cin ? EMU_FL_CF | EMU_FL_OF : 0);
     default:    /* LOGIC */
         return f;
     }
@@ -120,6 +122,7 @@ static bool lazy_cf(const emu_cpu *c)
     case EMU_LAZY_INC:
     case EMU_LAZY_DEC:
     case EMU_LAZY_SHIFT:
+    case EMU_LAZY_MUL:
         return l->cin != 0;
     default:
         return false;

@@ -82,7 +82,7 @@ static int run_block(emu_cpu *c, uint64_t left)
 {
     uint32_t lin = c->seg[EMU_CS].base + c->eip, expect = c->eip;
     unsigned mode = decode_mode(c);
-    unsigned jmode = mode | (emu_cpu_cpl(c) == 3 ? EMU_TC_USER : 0);
+    unsigned jmode = mode | (emu_user_mode(c) ? EMU_TC_USER : 0);
     const emu_tblock *b = emu_tcache_jc_get(c, lin, jmode);
     const emu_insn *in;
     uint32_t mask;
@@ -160,7 +160,10 @@ static void run_loop(emu_cpu *c, uint64_t start, uint64_t budget,
         if (run_should_stop(c, ex, start, budget)) {
             return;
         }
-        emu_mmu_sync(c);
+        if (c->tlb_cr0 != c->cr[0] || c->tlb_cr3 != c->cr[3] ||
+            c->tlb_cr4 != c->cr[4]) {
+            emu_mmu_sync(c);        /* paging changed: flush the TLB */
+        }
         int r = run_block(c, budget - (c->icount - start));
         if (r == EMU_EXEC_HALT) {
             c->halted = true;

@@ -276,36 +276,10 @@ const emu_tblock *emu_tcache_find(emu_cpu *c, uint64_t pa, unsigned mode)
     return tc_build(c, pa, mode);
 }
 
-const emu_insn *emu_tcache_insns(const emu_cpu *c, const emu_tblock *b)
-{
-    return &c->tc->insns[b->first];
-}
-
-static unsigned jc_index(uint32_t lin)
-{
-    return (lin ^ (lin >> 12)) & (EMU_TC_JC - 1);
-}
-
-const emu_tblock *emu_tcache_jc_get(emu_cpu *c, uint32_t lin, unsigned mode)
-{
-    const emu_tc_jc *j;
-    const emu_tblock *b;
-
-    if (c->tc == NULL) {
-        return NULL;
-    }
-    j = &c->tc->jc[jc_index(lin)];
-    if (j->lin != lin || j->mode != mode || j->blk < 0) {
-        return NULL;
-    }
-    b = &c->tc->blocks[j->blk];
-    return b->dead ? NULL : b;
-}
-
 void emu_tcache_jc_put(emu_cpu *c, uint32_t lin, unsigned mode,
                        const emu_tblock *b)
 {
-    emu_tc_jc *j = &c->tc->jc[jc_index(lin)];
+    emu_tc_jc *j = &c->tc->jc[emu_tcache_jc_index(lin)];
 
     j->lin = lin;
     j->mode = mode;

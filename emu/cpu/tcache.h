@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "emu/cpu/cpu.h"
 #include "emu/cpu/decode.h"
 
 #define EMU_TC_BLOCK_MAX   32           /* instructions per block */
@@ -70,8 +71,6 @@ typedef struct emu_tcache {
     uint64_t flushes;       /* whole-cache flushes */
 } emu_tcache;
 
-struct emu_cpu;
-
 /*
  * Returns the block starting at physical address pa for decode mode
  * mode, decoding it on a miss; NULL when the code there cannot be cached
@@ -81,8 +80,11 @@ struct emu_cpu;
 const emu_tblock *emu_tcache_find(struct emu_cpu *c, uint64_t pa,
                                   unsigned mode);
 /* The decoded instructions of a block. */
-const emu_insn *emu_tcache_insns(const struct emu_cpu *c,
-                                 const emu_tblock *b);
+static inline const emu_insn *emu_tcache_insns(const struct emu_cpu *c,
+                                               const emu_tblock *b)
+{
+    return &c->tc->insns[b->first];
+}
 /* True when the RAM page holding pa has decoded code. */
 bool emu_tcache_page_has_code(struct emu_cpu *c, uint64_t pa);
 /*
@@ -96,8 +98,28 @@ void emu_tcache_write(struct emu_cpu *c, uint64_t pa, unsigned len);
  * EMU_TC_USER), or NULL; emu_tcache_jc_put records one.  Valid until the
  * TLB is flushed (emu_tcache_jc_clear) or the block is dropped.
  */
-const emu_tblock *emu_tcache_jc_get(struct emu_cpu *c, uint32_t lin,
-                                    unsigned mode);
+static inline unsigned emu_tcache_jc_index(uint32_t lin)
+{
+    return (lin ^ (lin >> 12)) & (EMU_TC_JC - 1);
+}
+
+static inline const emu_tblock *emu_tcache_jc_get(struct emu_cpu *c,
+                                                  uint32_t lin,
+                                                  unsigned mode)
+{
+    const emu_tc_jc *j;
+    const emu_tblock *b;
+
+    if (c->tc == NULL) {
+        return NULL;
+    }
+    j = &c->tc->jc[emu_tcache_jc_index(lin)];
+    if (j->lin != lin || j->mode != mode || j->blk < 0) {
+        return NULL;
+    }
+    b = &c->tc->blocks[j->blk];
+    return b->dead ? NULL : b;
+}
 void emu_tcache_jc_put(struct emu_cpu *c, uint32_t lin, unsigned mode,
                        const emu_tblock *b);
 void emu_tcache_jc_clear(struct emu_cpu *c);

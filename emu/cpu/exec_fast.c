@@ -13,9 +13,9 @@
  */
 #include "exec_int.h"
 
-/* 88, 89: MOV r/m, reg.  The _r forms have a register operand (mod 3),
- * the _m32 forms a 32-bit memory operand: constant sizes let the
- * compiler drop the size and mod tests from the common cases. */
+/* 88, 89: MOV r/m, reg.  The rmreg32 forms have a 32-bit register as
+ * r/m (mod 3), the mem32 forms a 32-bit memory operand: constant sizes
+ * let the compiler drop the size and mod tests from the common cases. */
 static int h_mov_rm_r(emu_ctx *x)
 {
     unsigned size = op_size_bw(x);

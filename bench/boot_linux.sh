@@ -65,7 +65,7 @@ time_qemu() {
     t0=$(now)
     "$QEMU" -M isapc -cpu pentium2 -accel tcg -m 128 -bios "$BIOS" \
         -display none -monitor none -serial "file:$tmp/qemu.log" \
-        -drive "file=$disk,format=raw,if=ide,readonly=on" &
+        -drive "file=$disk,format=raw,if=ide,snapshot=on" &
     pid=$!
     end=$(( $(date +%s) + TIMEOUT ))
     while ! grep -q "$MARKER" "$tmp/qemu.log" 2>/dev/null; do

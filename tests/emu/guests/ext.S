@@ -52,6 +52,11 @@ main:
     lock incw mem16                         # LOCK with memory operand
     cmpw    $13, mem16
     expect  e, 0x10
+    mov     $0x7000, %cx
+    lock addw %cx, mem16                    # LOCK on a directly run op
+    expect  no, 0x11                        # 13 + 0x7000: no overflow
+    cmpw    $0x700D, mem16
+    expect  e, 0x12
     jmp     pass
 
 mem16:  .word 0

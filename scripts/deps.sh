@@ -16,7 +16,7 @@ DEPS_BUILD=(meson ninja-build pkg-config gcc
             zlib1g-dev libzstd-dev libxml2-dev
             libglib2.0-dev libpixman-1-dev libslirp-dev)
 # At run time: `vdisk boot` runs the BIOS image of Debian's seabios package
-# (/usr/share/seabios/bios-256k.bin); no firmware is bundled.
+# (/usr/share/seabios/bios.bin); no firmware is bundled.
 DEPS_RUN=(seabios)
 # Unit tests (Criterion; libvmdk and libvhdi read our VMDK and VHDX images
 # back, and libvmdk's header needs libbfio's).
@@ -27,6 +27,12 @@ DEPS_TEST=(libcriterion-dev libvmdk-dev libbfio-dev libvhdi-dev libqcow-dev)
 # emulator's boot output and speed are compared with).
 DEPS_ORACLE=(qemu-utils hyperfine libvmdk-utils libvhdi-utils libqcow-utils
              qemu-system-x86)
+# The Linux test guests (tests/guests/build.sh: partitioning, FAT +
+# SYSLINUX, ext4 + GRUB's i386-pc images, the initramfs).  build.sh also
+# installs these itself when run alone; the i386 kernel and busybox are
+# only downloaded (apt-get download), never installed.
+DEPS_GUESTS=(fdisk cpio syslinux syslinux-common mtools dosfstools
+             grub-common grub-pc-bin e2fsprogs)
 # clang with its runtime libraries: libFuzzer and the sanitizers.
 DEPS_FUZZ=(clang libclang-rt-14-dev)
 

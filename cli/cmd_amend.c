@@ -12,17 +12,13 @@
  * qemu-img does.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "edit_util.h"
+#include "opt_common.h"
 
-enum {
-    OPT_OBJECT = 256,
-    OPT_IMAGE_OPTS,
-    OPT_FORCE,
-};
+enum { OPT_FORCE = CLI_OPT_LOCAL };
 
 /* Help lines are padded to this column before " - help text". */
 #define HELP_COLUMN 24
@@ -35,56 +31,39 @@ typedef struct amend_args {
     int progress, quiet, force;
 } amend_args;
 
-/* One option from getopt_long; returns -1 to go on, else the status. */
-static int parse_option(const cli_env *env, int c, char **argv, amend_args *a)
+/* One of amend's own options; returns -1 to go on, else the status. */
+static int parse_option(const cli_env *env, int c, void *args)
 {
+    amend_args *a = args;
     switch (c) {
-    case ':':
-        return cli_bad_option(env, "missing argument for", argv[optind - 1]);
-    case '?':
-        return cli_bad_option(env, "unrecognized", argv[optind - 1]);
-    case 'h':
-        printf("usage: %s amend %s\n", env->prog,
-               cli_find_command("amend")->usage);
-        return 0;
     case 'o':
         return cli_opts_accumulate(env, &a->options, optarg) < 0 ? 1 : -1;
-    case 'f':
-        a->fmt = optarg;
-        return -1;
-    case 't':
-        a->cache = optarg;
-        return -1;
-    case 'p':
-        a->progress = 1;
-        return -1;
-    case 'q':
-        a->quiet = 1;
-        return -1;
-    case OPT_FORCE:
-        a->force = 1;
-        return -1;
-    default: /* --object, --image-opts: accepted and ignored */
-        return -1;
+    case 'f': a->fmt = optarg; break;
+    case 't': a->cache = optarg; break;
+    case 'p': a->progress = 1; break;
+    case 'q': a->quiet = 1; break;
+    case OPT_FORCE: a->force = 1; break;
+    default: break;
     }
+    return -1;
 }
 
 static int parse_args(const cli_env *env, int argc, char **argv, amend_args *a)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "object", required_argument, NULL, OPT_OBJECT },
-        { "image-opts", no_argument, NULL, OPT_IMAGE_OPTS },
+    static const struct option extra[] = {
         { "force", no_argument, NULL, OPT_FORCE },
         { NULL, 0, NULL, 0 },
     };
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":ho:f:t:pq", longopts, NULL)) != -1) {
-        int r = parse_option(env, c, argv, a);
-        if (r >= 0) {
-            return r;
-        }
+    static const cli_opt_spec spec = {
+        .cmd = "amend",
+        .shortopts = ":ho:f:t:pq",
+        .extra = extra,
+        .image_opts_status = -1, /* --image-opts: accepted and ignored */
+        .fn = parse_option,
+    };
+    int r = cli_parse_opts(env, argc, argv, &spec, a);
+    if (r >= 0) {
+        return r;
     }
     if (!a->options) {
         return cli_usage_error(env, "%s", "Must specify options (-o)");

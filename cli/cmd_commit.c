@@ -15,17 +15,12 @@
  * The rate limit is accepted and not applied (it only paces the job).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "edit_util.h"
-
-enum {
-    OPT_OBJECT = 256,
-    OPT_IMAGE_OPTS,
-};
+#include "opt_common.h"
 
 /* Bytes copied per read/write (a multiple of every granularity). */
 #define COMMIT_BUF (1u * 1024 * 1024)
@@ -48,20 +43,12 @@ typedef struct commit_job {
     img_err err;
 } commit_job;
 
-/* One option from getopt_long; returns -1 to go on, else the status. */
-static int parse_option(const cli_env *env, int c, char **argv,
-                        commit_args *a)
+/* One of commit's own options; returns -1 to go on, else the status. */
+static int parse_option(const cli_env *env, int c, void *args)
 {
+    commit_args *a = args;
     int64_t rate;
     switch (c) {
-    case ':':
-        return cli_bad_option(env, "missing argument for", argv[optind - 1]);
-    case '?':
-        return cli_bad_option(env, "unrecognized", argv[optind - 1]);
-    case 'h':
-        printf("usage: %s commit %s\n", env->prog,
-               cli_find_command("commit")->usage);
-        return 0;
     case 'f': a->fmt = optarg; break;
     case 't': a->cache = optarg; break;
     case 'b': a->base = optarg; a->drop = 1; break; /* -b implies -d */
@@ -73,7 +60,7 @@ static int parse_option(const cli_env *env, int c, char **argv,
             return 1;
         }
         break;
-    default: break; /* --object, --image-opts: accepted and ignored */
+    default: break;
     }
     return -1;
 }
@@ -81,26 +68,17 @@ static int parse_option(const cli_env *env, int c, char **argv,
 static int parse_args(const cli_env *env, int argc, char **argv,
                       commit_args *a)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "object", required_argument, NULL, OPT_OBJECT },
-        { "image-opts", no_argument, NULL, OPT_IMAGE_OPTS },
-        { NULL, 0, NULL, 0 },
+    static const cli_opt_spec spec = {
+        .cmd = "commit",
+        .shortopts = ":f:ht:b:dpqr:",
+        .image_opts_status = -1, /* --image-opts: accepted and ignored */
+        .fn = parse_option,
     };
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":f:ht:b:dpqr:", longopts,
-                            NULL)) != -1) {
-        int r = parse_option(env, c, argv, a);
-        if (r >= 0) {
-            return r;
-        }
+    int r = cli_parse_opts(env, argc, argv, &spec, a);
+    if (r >= 0) {
+        return r;
     }
-    if (optind != argc - 1) {
-        return cli_usage_error(env, "%s", "Expecting one image file name");
-    }
-    a->filename = argv[optind];
-    return -1;
+    return cli_expect_files(env, argc, argv, 1, &a->filename);
 }
 
 /* Copies [off, off + len) (one chunk run) from the chain into base. */

@@ -16,14 +16,11 @@
  * Exit status: 0 identical, 1 different, 2 open error, 3 block-status
  * error, 4 read error (usage errors: 1, as qemu-img).
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-
-enum { OPT_OBJECT = 256, OPT_IMAGE_OPTS };
+#include "opt_common.h"
 
 enum {
     CMP_SAME = 0,
@@ -64,74 +61,45 @@ typedef struct cmp_state {
     uint64_t progress_base; /* the larger size */
 } cmp_state;
 
-static int parse_option(const cli_env *env, int c, char **argv, cmp_args *a)
+/* One of compare's own options; returns -1 to go on. */
+static int parse_option(const cli_env *env, int c, void *args)
 {
+    cmp_args *a = args;
+    (void)env;
     switch (c) {
-    case ':':
-        return cli_bad_option(env, "missing argument for", argv[optind - 1]);
-    case '?':
-        return cli_bad_option(env, "unrecognized", argv[optind - 1]);
-    case 'h':
-        printf("usage: %s compare %s\n", env->prog,
-               cli_find_command("compare")->usage);
-        return 0;
-    case 'f':
-        a->fmt1 = optarg;
-        return -1;
-    case 'F':
-        a->fmt2 = optarg;
-        return -1;
-    case 'T':
-        a->cache = optarg;
-        return -1;
-    case 'p':
-        a->progress = 1;
-        return -1;
-    case 'q':
-        a->quiet = 1;
-        return -1;
-    case 's':
-        a->strict = 1;
-        return -1;
-    case 'U':
-        a->force_share = 1;
-        return -1;
-    case OPT_OBJECT:
-        return -1; /* accepted and ignored, as in "create" */
-    default:
-        cli_error(env, "%s is not supported", argv[optind - 1]);
-        return CMP_OPEN_ERROR;
+    case 'f': a->fmt1 = optarg; break;
+    case 'F': a->fmt2 = optarg; break;
+    case 'T': a->cache = optarg; break;
+    case 'p': a->progress = 1; break;
+    case 'q': a->quiet = 1; break;
+    case 's': a->strict = 1; break;
+    case 'U': a->force_share = 1; break;
+    default: break;
     }
+    return -1;
 }
 
 /* Options and the two file names; returns -1 to go on, else the status. */
 static int parse_args(const cli_env *env, int argc, char **argv, cmp_args *a)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "object", required_argument, NULL, OPT_OBJECT },
-        { "image-opts", no_argument, NULL, OPT_IMAGE_OPTS },
-        { "force-share", no_argument, NULL, 'U' },
-        { NULL, 0, NULL, 0 },
+    static const cli_opt_spec spec = {
+        .cmd = "compare",
+        .shortopts = ":hf:F:T:pqsU",
+        .image_opts_status = CMP_OPEN_ERROR,
+        .fn = parse_option,
     };
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":hf:F:T:pqsU", longopts, NULL)) !=
-           -1) {
-        int r = parse_option(env, c, argv, a);
-        if (r >= 0) {
-            return r;
-        }
+    const char *names[2] = { NULL, NULL };
+    int r = cli_parse_opts(env, argc, argv, &spec, a);
+    if (r >= 0) {
+        return r;
     }
     if (a->quiet) {
         a->progress = 0; /* progress is not shown in quiet mode */
     }
-    if (optind != argc - 2) {
-        return cli_usage_error(env, "%s", "Expecting two image file names");
-    }
-    a->file1 = argv[optind];
-    a->file2 = argv[optind + 1];
-    return -1;
+    r = cli_expect_files(env, argc, argv, 2, names);
+    a->file1 = names[0];
+    a->file2 = names[1];
+    return r;
 }
 
 /* QEMU's cache modes (bdrv_parse_cache_mode()); compare only checks the

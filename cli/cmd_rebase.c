@@ -16,16 +16,11 @@
  * not even opened); -b "" removes it.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "edit_util.h"
-
-enum {
-    OPT_OBJECT = 256,
-    OPT_IMAGE_OPTS,
-};
+#include "opt_common.h"
 
 /* Bytes compared per step (qemu-img's IO_BUF_SIZE). */
 #define REBASE_BUF (2u * 1024 * 1024)
@@ -53,19 +48,12 @@ typedef struct rebase_job {
     float done;            /* percent reported so far */
 } rebase_job;
 
-/* One option from getopt_long; returns -1 to go on, else the status. */
-static int parse_option(const cli_env *env, int c, char **argv,
-                        rebase_args *a)
+/* One of rebase's own options; returns -1 to go on. */
+static int parse_option(const cli_env *env, int c, void *args)
 {
+    rebase_args *a = args;
+    (void)env;
     switch (c) {
-    case ':':
-        return cli_bad_option(env, "missing argument for", argv[optind - 1]);
-    case '?':
-        return cli_bad_option(env, "unrecognized", argv[optind - 1]);
-    case 'h':
-        printf("usage: %s rebase %s\n", env->prog,
-               cli_find_command("rebase")->usage);
-        return 0;
     case 'f': a->fmt = optarg; break;
     case 'F': a->base_fmt = optarg; break;
     case 'b': a->base = optarg; break;
@@ -75,7 +63,7 @@ static int parse_option(const cli_env *env, int c, char **argv,
     case 'T': a->src_cache = optarg; break;
     case 'q': a->quiet = 1; break;
     case 'U': a->force_share = 1; break;
-    default: break; /* --object, --image-opts: accepted and ignored */
+    default: break;
     }
     return -1;
 }
@@ -83,30 +71,23 @@ static int parse_option(const cli_env *env, int c, char **argv,
 static int parse_args(const cli_env *env, int argc, char **argv,
                       rebase_args *a)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "object", required_argument, NULL, OPT_OBJECT },
-        { "image-opts", no_argument, NULL, OPT_IMAGE_OPTS },
-        { "force-share", no_argument, NULL, 'U' },
-        { NULL, 0, NULL, 0 },
+    static const cli_opt_spec spec = {
+        .cmd = "rebase",
+        .shortopts = ":hf:F:b:upt:T:qU",
+        .image_opts_status = -1, /* --image-opts: accepted and ignored */
+        .fn = parse_option,
     };
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":hf:F:b:upt:T:qU", longopts,
-                            NULL)) != -1) {
-        int r = parse_option(env, c, argv, a);
-        if (r >= 0) {
-            return r;
-        }
+    int r = cli_parse_opts(env, argc, argv, &spec, a);
+    if (r < 0) {
+        r = cli_expect_files(env, argc, argv, 1, &a->filename);
     }
-    if (optind != argc - 1) {
-        return cli_usage_error(env, "%s", "Expecting one image file name");
+    if (r >= 0) {
+        return r;
     }
     if (!a->unsafe && !a->base) {
         return cli_usage_error(env, "%s", "Must specify backing file (-b) or "
                                "use unsafe mode (-u)");
     }
-    a->filename = argv[optind];
     return -1;
 }
 

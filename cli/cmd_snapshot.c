@@ -13,15 +13,12 @@
  * --image-opts is not supported.  Exit status 0, or 1 on any failure.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-
-enum { OPT_OBJECT = 256, OPT_IMAGE_OPTS };
+#include "opt_common.h"
 
 /* qemu-img's QEMUSnapshotInfo name buffer is 256 bytes. */
 #define SNAPSHOT_NAME_MAX 255
@@ -58,18 +55,11 @@ static int set_action(const cli_env *env, snap_args *a, snap_action act,
     return -1;
 }
 
-/* One option from getopt_long; returns -1 to go on, else the status. */
-static int parse_option(const cli_env *env, int c, char **argv, snap_args *a)
+/* One of snapshot's own options; returns -1 to go on, else the status. */
+static int parse_option(const cli_env *env, int c, void *args)
 {
+    snap_args *a = args;
     switch (c) {
-    case ':':
-        return cli_bad_option(env, "missing argument for", argv[optind - 1]);
-    case '?':
-        return cli_bad_option(env, "unrecognized", argv[optind - 1]);
-    case 'h':
-        printf("usage: %s snapshot %s\n", env->prog,
-               cli_find_command("snapshot")->usage);
-        return 0;
     case 'l':
         return set_action(env, a, SNAP_LIST, NULL);
     case 'a':
@@ -84,11 +74,8 @@ static int parse_option(const cli_env *env, int c, char **argv, snap_args *a)
     case 'U':
         a->flags |= IMG_OPEN_FORCE_SHARE;
         return -1;
-    case OPT_OBJECT:
-        return -1;
     default:
-        cli_error(env, "%s is not supported", argv[optind - 1]);
-        return 1;
+        return -1;
     }
 }
 
@@ -96,27 +83,17 @@ static int parse_option(const cli_env *env, int c, char **argv, snap_args *a)
 static int parse_args(const cli_env *env, int argc, char **argv,
                       snap_args *a)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "object", required_argument, NULL, OPT_OBJECT },
-        { "image-opts", no_argument, NULL, OPT_IMAGE_OPTS },
-        { "force-share", no_argument, NULL, 'U' },
-        { NULL, 0, NULL, 0 },
+    static const cli_opt_spec spec = {
+        .cmd = "snapshot",
+        .shortopts = ":la:c:d:hqU",
+        .image_opts_status = 1,
+        .fn = parse_option,
     };
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":la:c:d:hqU", longopts, NULL)) !=
-           -1) {
-        int r = parse_option(env, c, argv, a);
-        if (r >= 0) {
-            return r;
-        }
+    int r = cli_parse_opts(env, argc, argv, &spec, a);
+    if (r >= 0) {
+        return r;
     }
-    if (optind != argc - 1) {
-        return cli_usage_error(env, "%s", "Expecting one image file name");
-    }
-    a->filename = argv[optind];
-    return -1;
+    return cli_expect_files(env, argc, argv, 1, &a->filename);
 }
 
 /* -l: qemu-img's dump_snapshots() prints nothing on failure. */

@@ -9,38 +9,22 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "libimg/file.h"
+#include "qcow2_fixture.h"
 #include "qcow2_oracle.h"
-#include "qcow2_shadow.h"
 #include "support/tmpdir.h"
 
 #define INCOMPAT_DIRTY 1ull
 #define COMPAT_LAZY    1ull
 
-/* Big-endian field of n bytes at off of the file. */
-static uint64_t field(const char *path, uint64_t off, unsigned n)
-{
-    uint8_t b[8];
-    int fd = open(path, O_RDONLY);
-    cr_assert(fd >= 0);
-    cr_assert_eq(pread(fd, b, n, (off_t)off), (ssize_t)n);
-    close(fd);
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++) {
-        v = v << 8 | b[i];
-    }
-    return v;
-}
-
 static unsigned version(const char *path)
 {
-    return (unsigned)field(path, 4, 4);
+    return (unsigned)qfix_peek(path, 4, 4);
 }
 
 /* Opens path read/write, amends with the option list, closes; returns
@@ -105,48 +89,43 @@ static int layer_status(const char *path, uint64_t off, uint64_t len)
  * preallocated ones data clusters holding zeros. */
 Test(qcow2_amend, downgrade_expands_zero_clusters)
 {
-    oracle_require_qemu();
-    char *dir = test_tmpdir_new();
-    char *path = test_path(dir, "d.qcow2");
-    shadow_img sh;
-    shadow_create(path, "cluster_size=4k", 1 << 20, &sh);
-    shadow_write(&sh, 0, 64 << 10, 7, 0);
-    shadow_zero(&sh, 0, 16 << 10, 0);                    /* kept host */
-    shadow_zero(&sh, 32 << 10, 16 << 10, IMG_WRITE_MAY_UNMAP);
-    shadow_zero(&sh, 512 << 10, 8 << 10, 0);              /* never written */
-    shadow_close(&sh);
-    cr_assert_eq(layer_status(path, 0, 16 << 10),
+    qfix f;
+    qfix_init(&f, "d", 1);
+    shadow_create(f.path, "cluster_size=4k", 1 << 20, &f.sh);
+    shadow_write(&f.sh, 0, 64 << 10, 7, 0);
+    shadow_zero(&f.sh, 0, 16 << 10, 0);                    /* kept host */
+    shadow_zero(&f.sh, 32 << 10, 16 << 10, IMG_WRITE_MAY_UNMAP);
+    shadow_zero(&f.sh, 512 << 10, 8 << 10, 0);              /* never written */
+    shadow_close(&f.sh);
+    cr_assert_eq(layer_status(f.path, 0, 16 << 10),
                  IMG_BS_ZERO | IMG_BS_ALLOCATED | IMG_BS_OFFSET_VALID);
 
-    cr_assert_eq(amend(path, "compat=0.10", NULL), 0);
-    cr_assert_eq(version(path), 2);
-    int st = layer_status(path, 0, 16 << 10);
+    cr_assert_eq(amend(f.path, "compat=0.10", NULL), 0);
+    cr_assert_eq(version(f.path), 2);
+    int st = layer_status(f.path, 0, 16 << 10);
     cr_assert(st & IMG_BS_DATA, "preallocated zeros became data");
-    cr_assert_eq(layer_status(path, 32 << 10, 16 << 10), 0);
-    cr_assert_eq(layer_status(path, 512 << 10, 8 << 10), 0);
-    check_all(&sh, path);
-    shadow_free(&sh);
-    free(path);
-    test_tmpdir_free(dir);
+    cr_assert_eq(layer_status(f.path, 32 << 10, 16 << 10), 0);
+    cr_assert_eq(layer_status(f.path, 512 << 10, 8 << 10), 0);
+    check_all(&f.sh, f.path);
+    qfix_fini(&f);
 }
 
 /* Over a backing file, zero clusters must keep reading as zeros: they
  * get zero-filled host clusters. */
 Test(qcow2_amend, downgrade_with_backing_allocates_zeros)
 {
-    oracle_require_qemu();
-    char *dir = test_tmpdir_new();
-    char *base = test_path(dir, "b.qcow2");
-    char *path = test_path(dir, "o.qcow2");
+    qfix f;
+    qfix_init(&f, "o", 1);
+    char *base = test_path(f.dir, "b.qcow2");
     oracle_sh("qemu-img create -q -f qcow2 '%s' 1M && "
               "qemu-io -c 'write -P 5 0 1M' '%s' >/dev/null", base, base);
     oracle_sh("qemu-img create -q -f qcow2 -b b.qcow2 -F qcow2 '%s' && "
-              "qemu-io -c 'write -z 0 128k' '%s' >/dev/null", path, path);
-    cr_assert_eq(amend(path, "compat=v2", NULL), 0);
-    cr_assert_eq(version(path), 2);
-    int st = layer_status(path, 0, 64 << 10);
+              "qemu-io -c 'write -z 0 128k' '%s' >/dev/null", f.path, f.path);
+    cr_assert_eq(amend(f.path, "compat=v2", NULL), 0);
+    cr_assert_eq(version(f.path), 2);
+    int st = layer_status(f.path, 0, 64 << 10);
     cr_assert(st & IMG_BS_DATA);
-    img *im = oracle_open(path);
+    img *im = oracle_open(f.path);
     uint8_t buf[4096];
     cr_assert_eq(img_pread(im, buf, sizeof(buf), 4096, NULL), 0);
     for (size_t i = 0; i < sizeof(buf); i++) {
@@ -155,152 +134,131 @@ Test(qcow2_amend, downgrade_with_backing_allocates_zeros)
     cr_assert_eq(img_pread(im, buf, sizeof(buf), 200 << 10, NULL), 0);
     cr_assert_eq(buf[0], 5);
     img_close(im);
-    oracle_qemu_check_clean(path);
-    oracle_vdisk_check_clean(path);
+    oracle_qemu_check_clean(f.path);
+    oracle_vdisk_check_clean(f.path);
     free(base);
-    free(path);
-    test_tmpdir_free(dir);
+    qfix_fini(&f);
 }
 
 /* Version 2 has no other refcount width: refused, image unchanged. */
 Test(qcow2_amend, downgrade_refused_with_other_refcount_width)
 {
-    oracle_require_qemu();
-    char *dir = test_tmpdir_new();
-    char *path = test_path(dir, "r.qcow2");
-    shadow_img sh;
-    shadow_create(path, "refcount_bits=8", 1 << 20, &sh);
-    shadow_write(&sh, 0, 8192, 3, 0);
-    shadow_close(&sh);
+    qfix f;
+    qfix_init(&f, "r", 1);
+    shadow_create(f.path, "refcount_bits=8", 1 << 20, &f.sh);
+    shadow_write(&f.sh, 0, 8192, 3, 0);
+    shadow_close(&f.sh);
     char msg[512];
-    cr_assert_eq(amend(path, "compat=0.10", msg), -ENOTSUP);
+    cr_assert_eq(amend(f.path, "compat=0.10", msg), -ENOTSUP);
     cr_assert_str_eq(msg, "compat=0.10 requires refcount_bits=16");
-    cr_assert_eq(version(path), 3);
-    cr_assert_eq(amend(path, "compat=0.10,refcount_bits=16", NULL), 0);
-    cr_assert_eq(version(path), 2);
-    check_all(&sh, path);
-    shadow_free(&sh);
-    free(path);
-    test_tmpdir_free(dir);
+    cr_assert_eq(version(f.path), 3);
+    cr_assert_eq(amend(f.path, "compat=0.10,refcount_bits=16", NULL), 0);
+    cr_assert_eq(version(f.path), 2);
+    check_all(&f.sh, f.path);
+    qfix_fini(&f);
 }
 
 /* Lazy refcounts on sets the compatible bit; off again leaves a clean
  * image without it, even after writes that set the dirty bit. */
 Test(qcow2_amend, lazy_refcounts_toggle)
 {
-    oracle_require_qemu();
-    char *dir = test_tmpdir_new();
-    char *path = test_path(dir, "l.qcow2");
-    shadow_img sh;
-    shadow_create(path, "", 4 << 20, &sh);
-    shadow_close(&sh);
-    cr_assert_eq(amend(path, "lazy_refcounts=on", NULL), 0);
-    cr_assert_eq(field(path, 80, 8) & COMPAT_LAZY, COMPAT_LAZY);
+    qfix f;
+    qfix_init(&f, "l", 1);
+    shadow_create(f.path, "", 4 << 20, &f.sh);
+    shadow_close(&f.sh);
+    cr_assert_eq(amend(f.path, "lazy_refcounts=on", NULL), 0);
+    cr_assert_eq(qfix_peek(f.path, 80, 8) & COMPAT_LAZY, COMPAT_LAZY);
 
-    shadow_free(&sh);
-    shadow_open(path, &sh);
-    shadow_write(&sh, 0, 256 << 10, 9, 0);
-    shadow_flush(&sh);
-    cr_assert_eq(field(path, 72, 8) & INCOMPAT_DIRTY, INCOMPAT_DIRTY);
-    shadow_close(&sh);
+    shadow_free(&f.sh);
+    shadow_open(f.path, &f.sh);
+    shadow_write(&f.sh, 0, 256 << 10, 9, 0);
+    shadow_flush(&f.sh);
+    cr_assert_eq(qfix_peek(f.path, 72, 8) & INCOMPAT_DIRTY, INCOMPAT_DIRTY);
+    shadow_close(&f.sh);
 
-    cr_assert_eq(amend(path, "lazy_refcounts=off", NULL), 0);
-    cr_assert_eq(field(path, 80, 8) & COMPAT_LAZY, 0);
-    cr_assert_eq(field(path, 72, 8) & INCOMPAT_DIRTY, 0);
-    check_all(&sh, path);
+    cr_assert_eq(amend(f.path, "lazy_refcounts=off", NULL), 0);
+    cr_assert_eq(qfix_peek(f.path, 80, 8) & COMPAT_LAZY, 0);
+    cr_assert_eq(qfix_peek(f.path, 72, 8) & INCOMPAT_DIRTY, 0);
+    check_all(&f.sh, f.path);
     char msg[512];
-    cr_assert_eq(amend(path, "compat=0.10,lazy_refcounts=on", msg), -EINVAL);
+    cr_assert_eq(amend(f.path, "compat=0.10,lazy_refcounts=on", msg), -EINVAL);
     cr_assert(strstr(msg, "Lazy refcounts only supported"));
-    shadow_free(&sh);
-    free(path);
-    test_tmpdir_free(dir);
+    qfix_fini(&f);
 }
 
 /* New refcount widths, down to 1 bit and up to 64, keep the image
  * consistent; a width too small for a refcount is refused. */
 Test(qcow2_amend, refcount_width_changes)
 {
-    oracle_require_qemu();
-    char *dir = test_tmpdir_new();
-    char *path = test_path(dir, "w.qcow2");
-    shadow_img sh;
-    shadow_create(path, "cluster_size=4k", 2 << 20, &sh);
-    shadow_write(&sh, 0, 300 << 10, 4, 0);
-    shadow_close(&sh);
+    qfix f;
+    qfix_init(&f, "w", 1);
+    shadow_create(f.path, "cluster_size=4k", 2 << 20, &f.sh);
+    shadow_write(&f.sh, 0, 300 << 10, 4, 0);
+    shadow_close(&f.sh);
     static const unsigned bits[] = { 1, 64, 8, 16 };
     for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
         char list[32];
         snprintf(list, sizeof(list), "refcount_bits=%u", bits[i]);
-        cr_assert_eq(amend(path, list, NULL), 0, "%s", list);
-        cr_assert_eq(1u << field(path, 96, 4), bits[i]);
-        check_all(&sh, path);
+        cr_assert_eq(amend(f.path, list, NULL), 0, "%s", list);
+        cr_assert_eq(1u << qfix_peek(f.path, 96, 4), bits[i]);
+        check_all(&f.sh, f.path);
     }
     char msg[512];
-    cr_assert_eq(amend(path, "refcount_bits=3", msg), -EINVAL);
+    cr_assert_eq(amend(f.path, "refcount_bits=3", msg), -EINVAL);
     cr_assert(strstr(msg, "power of two"));
-    shadow_free(&sh);
-    free(path);
-    test_tmpdir_free(dir);
+    qfix_fini(&f);
 }
 
 /* Version 2 to 3: the longer header, same content. */
 Test(qcow2_amend, upgrade_to_v3)
 {
-    oracle_require_qemu();
-    char *dir = test_tmpdir_new();
-    char *path = test_path(dir, "u.qcow2");
-    shadow_img sh;
-    shadow_create(path, "compat=0.10", 1 << 20, &sh);
-    shadow_write(&sh, 4096, 70000, 2, 0);
-    shadow_close(&sh);
-    cr_assert_eq(version(path), 2);
-    cr_assert_eq(amend(path, "compat=1.1", NULL), 0);
-    cr_assert_eq(version(path), 3);
-    cr_assert_eq(field(path, 100, 4), 112);
-    check_all(&sh, path);
-    shadow_free(&sh);
-    free(path);
-    test_tmpdir_free(dir);
+    qfix f;
+    qfix_init(&f, "u", 1);
+    shadow_create(f.path, "compat=0.10", 1 << 20, &f.sh);
+    shadow_write(&f.sh, 4096, 70000, 2, 0);
+    shadow_close(&f.sh);
+    cr_assert_eq(version(f.path), 2);
+    cr_assert_eq(amend(f.path, "compat=1.1", NULL), 0);
+    cr_assert_eq(version(f.path), 3);
+    cr_assert_eq(qfix_peek(f.path, 100, 4), 112);
+    check_all(&f.sh, f.path);
+    qfix_fini(&f);
 }
 
 /* Backing file changes and unknown options are refused by amend. */
 Test(qcow2_amend, backing_change_refused)
 {
-    char *dir = test_tmpdir_new();
-    char *path = test_path(dir, "x.qcow2");
-    shadow_img sh;
-    shadow_create(path, "", 1 << 20, &sh);
-    shadow_close(&sh);
+    qfix f;
+    qfix_init(&f, "x", 0);
+    shadow_create(f.path, "", 1 << 20, &f.sh);
+    shadow_close(&f.sh);
     char msg[512];
-    cr_assert_eq(amend(path, "backing_file=foo", msg), -EINVAL);
+    cr_assert_eq(amend(f.path, "backing_file=foo", msg), -EINVAL);
     cr_assert(!strncmp(msg, "Cannot amend the backing file", 29));
-    cr_assert_eq(amend(path, "compat=2.0", msg), -EINVAL);
+    cr_assert_eq(amend(f.path, "compat=2.0", msg), -EINVAL);
     cr_assert_str_eq(msg, "Unknown compatibility level 2.0");
-    shadow_free(&sh);
-    free(path);
-    test_tmpdir_free(dir);
+    qfix_fini(&f);
 }
 
 /* The rebase hook rewrites the reference; make_empty drops the data
  * and cuts the file to header, tables and L1. */
 Test(qcow2_amend, change_backing_and_make_empty)
 {
-    oracle_require_qemu();
-    char *dir = test_tmpdir_new();
-    char *base = test_path(dir, "b.qcow2");
-    char *path = test_path(dir, "t.qcow2");
+    qfix f;
+    qfix_init(&f, "t", 1);
+    char *base = test_path(f.dir, "b.qcow2");
     oracle_sh("qemu-img create -q -f qcow2 '%s' 1M", base);
     oracle_sh("qemu-img create -q -f qcow2 '%s' 1M && "
-              "qemu-io -c 'write -P 1 0 512k' '%s' >/dev/null", path, path);
+              "qemu-io -c 'write -P 1 0 512k' '%s' >/dev/null", f.path, f.path);
     img *im;
     img_err err = { 0 };
-    cr_assert_eq(img_open(path, "qcow2", IMG_OPEN_RDWR | IMG_OPEN_QUIET,
+    cr_assert_eq(img_open(f.path, "qcow2", IMG_OPEN_RDWR | IMG_OPEN_QUIET,
                           &im, &err), 0);
     cr_assert_eq(img_change_backing(im, "b.qcow2", "qcow2", &err), 0, "%s",
                  err.msg);
     cr_assert_eq(img_make_empty(im, &err), 0, "%s", err.msg);
     img_close(im);
-    cr_assert_eq(img_open(path, "qcow2", IMG_OPEN_QUIET, &im, &err), 0,
+    cr_assert_eq(img_open(f.path, "qcow2", IMG_OPEN_QUIET, &im, &err), 0,
                  "%s", err.msg);
     cr_assert_str_eq(img_backing_name(im), "b.qcow2");
     cr_assert_str_eq(img_backing_format(im), "qcow2");
@@ -309,40 +267,34 @@ Test(qcow2_amend, change_backing_and_make_empty)
     cr_assert_eq(pnum, 1 << 20);
     img_close(im);
     size_t len;
-    free(oracle_slurp(path, &len));
+    free(oracle_slurp(f.path, &len));
     cr_assert_eq(len, 4 * 65536);
-    oracle_qemu_check_clean(path);
-    oracle_vdisk_check_clean(path);
+    oracle_qemu_check_clean(f.path);
+    oracle_vdisk_check_clean(f.path);
     free(base);
-    free(path);
-    test_tmpdir_free(dir);
+    qfix_fini(&f);
 }
 
 /* An unknown header extension survives the header rewrites. */
 Test(qcow2_amend, unknown_header_extension_kept)
 {
-    oracle_require_qemu();
-    char *dir = test_tmpdir_new();
-    char *path = test_path(dir, "e.qcow2");
+    qfix f;
+    qfix_init(&f, "e", 1);
     oracle_sh("qemu-img create -q -f qcow2 -o cluster_size=4k '%s' 1M",
-              path);
+              f.path);
     /* clusters of 4 KiB have no feature table: the end marker is at 112 */
     static const uint8_t ext[] = { 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 4,
                                    'a', 'b', 'c', 'd', 0, 0, 0, 0 };
-    int fd = open(path, O_WRONLY);
-    cr_assert(fd >= 0);
-    cr_assert_eq(pwrite(fd, ext, sizeof(ext), 112), (ssize_t)sizeof(ext));
-    close(fd);
-    cr_assert_eq(amend(path, "compat=0.10", NULL), 0);
-    cr_assert_eq(amend(path, "compat=1.1,lazy_refcounts=on", NULL), 0);
+    qfix_poke_bytes(f.path, 112, ext, sizeof(ext));
+    cr_assert_eq(amend(f.path, "compat=0.10", NULL), 0);
+    cr_assert_eq(amend(f.path, "compat=1.1,lazy_refcounts=on", NULL), 0);
     size_t len;
-    uint8_t *b = oracle_slurp(path, &len);
+    uint8_t *b = oracle_slurp(f.path, &len);
     cr_assert_gt(len, 4096);
     cr_assert_not_null(memmem(b, 4096, ext, sizeof(ext)));
     free(b);
-    oracle_qemu_check_clean(path);
-    free(path);
-    test_tmpdir_free(dir);
+    oracle_qemu_check_clean(f.path);
+    qfix_fini(&f);
 }
 
 /* ---- power cuts during an amend ---------------------------------------- */
@@ -408,13 +360,12 @@ static void check_survivor(uint8_t *bytes, size_t len,
 /* The amend cut at every one of its writes. */
 static void power_cut_each_write(const char *setup, const char *list)
 {
-    oracle_require_qemu();
-    char *dir = test_tmpdir_new();
-    char *path = test_path(dir, "c.qcow2");
-    oracle_sh(setup, path, path);
+    qfix f;
+    qfix_init(&f, "c", 1);
+    oracle_sh(setup, f.path, f.path);
     size_t len;
-    uint8_t *image = oracle_slurp(path, &len);
-    img *im = oracle_open(path);
+    uint8_t *image = oracle_slurp(f.path, &len);
+    img *im = oracle_open(f.path);
     uint64_t size = img_size(im);
     uint8_t *expect = malloc(size);
     cr_assert_eq(img_pread(im, expect, size, 0, NULL), 0);
@@ -431,8 +382,7 @@ static void power_cut_each_write(const char *setup, const char *list)
     }
     free(expect);
     free(image);
-    free(path);
-    test_tmpdir_free(dir);
+    qfix_fini(&f);
 }
 
 Test(qcow2_amend, downgrade_survives_power_cuts)

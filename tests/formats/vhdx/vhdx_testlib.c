@@ -13,13 +13,11 @@
 
 #include "formats/vhdx/vhdx.h"
 #include "support/tmpdir.h"
+#include "support/tools.h"
 
 void tl_require_qemu(void)
 {
-    cr_assert_eq(test_sh("command -v qemu-img >/dev/null && "
-                         "command -v qemu-io >/dev/null"), 0,
-                 "qemu-img and qemu-io (qemu-utils) are needed: they are "
-                 "the reference these tests compare against");
+    test_require_qemu();
 }
 
 void tl_require_vhdiinfo(void)
@@ -29,47 +27,26 @@ void tl_require_vhdiinfo(void)
                  "reader our images are checked with");
 }
 
-/* Formats a command line into cmd (asserts it fits). */
-static void format_cmd(char *cmd, size_t size, const char *fmt, va_list ap)
-{
-    int n = vsnprintf(cmd, size, fmt, ap);
-    cr_assert(n > 0 && (size_t)n < size, "command too long");
-}
-
 void tl_sh(const char *fmt, ...)
 {
-    char cmd[4096];
     va_list ap;
     va_start(ap, fmt);
-    format_cmd(cmd, sizeof(cmd), fmt, ap);
+    test_vsh_ok(fmt, ap);
     va_end(ap);
-    cr_assert_eq(test_sh("%s", cmd), 0, "command failed: %s", cmd);
 }
 
 int tl_sh_status(const char *fmt, ...)
 {
-    char cmd[4096];
     va_list ap;
     va_start(ap, fmt);
-    format_cmd(cmd, sizeof(cmd), fmt, ap);
+    int st = test_vsh_status(fmt, ap);
     va_end(ap);
-    return test_sh("%s", cmd);
+    return st;
 }
 
 uint8_t *tl_slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    cr_assert(n >= 0);
-    rewind(f);
-    uint8_t *buf = malloc((size_t)n + 1);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
+    return test_slurp(path, len);
 }
 
 void tl_patch(const char *path, uint64_t off, const void *buf, size_t len)

@@ -1,0 +1,54 @@
+/* cli/opt_common.h -- the getopt skeleton shared by the subcommands that
+ * take qemu-img's common options (compare, snapshot, amend, rebase,
+ * commit): the option loop, -h, getopt's errors, the long options every
+ * such command knows (--help, --object, --image-opts and, with -U,
+ * --force-share) and the count of file name operands. */
+#ifndef CLI_OPT_COMMON_H
+#define CLI_OPT_COMMON_H
+
+#include <getopt.h>
+
+#include "cli.h"
+
+/* getopt_long values of the common long options; a command's own long
+ * options use CLI_OPT_LOCAL and up. */
+enum {
+    CLI_OPT_OBJECT = 256,
+    CLI_OPT_IMAGE_OPTS,
+    CLI_OPT_LOCAL = 272,
+};
+
+/* A command's own options: called with each option character (or long
+ * option value) the common code does not handle, optarg set.  Returns -1
+ * to go on, else the exit status to stop with. */
+typedef int (*cli_opt_fn)(const cli_env *env, int c, void *args);
+
+typedef struct cli_opt_spec {
+    const char *cmd;            /* command name, for -h */
+    const char *shortopts;      /* getopt string starting with ':'; a 'U'
+                                 * in it adds --force-share as -U */
+    const struct option *extra; /* more long options (zero-terminated,
+                                 * at most 4) or NULL */
+    int image_opts_status;      /* -1: --image-opts accepted and ignored;
+                                 * else it prints "... is not supported"
+                                 * and stops with this status */
+    cli_opt_fn fn;
+} cli_opt_spec;
+
+/* Parses argv's options as spec says, passing the command's own to
+ * spec->fn with args.  -h prints "usage: PROG CMD USAGE" and stops with
+ * 0; an unknown option or a missing argument prints qemu-img's message
+ * and stops with 1; --object is accepted and ignored.  Returns -1 when
+ * all options were read (optind at the first operand), else the exit
+ * status. */
+int cli_parse_opts(const cli_env *env, int argc, char **argv,
+                   const cli_opt_spec *spec, void *args);
+
+/* Stores the n (1 or 2) operands left after the options in names; when
+ * there are not exactly n, prints qemu-img's "Expecting one image file
+ * name" (or "two image file names") usage error and returns 1.  Returns
+ * -1 on success. */
+int cli_expect_files(const cli_env *env, int argc, char **argv, int n,
+                     const char **names);
+
+#endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "support/tmpdir.h"
+#include "support/tools.h"
 
 /* One line of "qemu-img map --output=json". */
 typedef struct map_entry {
@@ -18,38 +19,21 @@ typedef struct map_entry {
 
 void oracle_require_qemu(void)
 {
-    cr_assert_eq(test_sh("command -v qemu-img >/dev/null && "
-                         "command -v qemu-io >/dev/null"), 0,
-                 "qemu-img and qemu-io (qemu-utils) are needed: they are "
-                 "the reference these tests compare against");
+    test_require_qemu();
 }
 
 void oracle_sh(const char *fmt, ...)
 {
-    char cmd[4096];
     va_list ap;
+
     va_start(ap, fmt);
-    int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    test_vsh_ok(fmt, ap);
     va_end(ap);
-    cr_assert(n > 0 && (size_t)n < sizeof(cmd), "command too long");
-    cr_assert_eq(test_sh("%s", cmd), 0, "command failed: %s", cmd);
 }
 
 uint8_t *oracle_slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    cr_assert(n >= 0);
-    rewind(f);
-    uint8_t *buf = malloc((size_t)n + 1);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
+    return test_slurp(path, len);
 }
 
 img *oracle_open(const char *path)

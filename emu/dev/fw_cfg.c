@@ -468,6 +468,14 @@ int emu_fw_cfg_add_file(emu_fw_cfg *f, const char *name, const void *data,
     return r;
 }
 
+/* The contents are the machine's configuration: only the guest-visible
+ * cursor state goes back to its power-on values. */
+void emu_fw_cfg_reset(emu_fw_cfg *f)
+{
+    fw_cfg_select(f, EMU_FW_CFG_SIGNATURE);
+    f->dma_addr = 0;
+}
+
 emu_fw_cfg *emu_fw_cfg_new(emu_bus *b)
 {
     emu_fw_cfg *f = calloc(1, sizeof(*f));

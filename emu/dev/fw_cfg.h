@@ -43,5 +43,9 @@ int emu_fw_cfg_add_i64(emu_fw_cfg *f, uint16_t key, uint64_t v);
  * are at most 55 bytes.  0 or -errno (-EEXIST, -ENOSPC, -EINVAL). */
 int emu_fw_cfg_add_file(emu_fw_cfg *f, const char *name, const void *data,
                         size_t len);
+/* Machine reset: selector 0 (the signature), read offset 0 and no DMA
+ * address half pending, as QEMU's fw_cfg_reset; every item, file and
+ * the directory are kept. */
+void emu_fw_cfg_reset(emu_fw_cfg *f);
 
 #endif /* EMU_DEV_FW_CFG_H */

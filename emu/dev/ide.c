@@ -17,6 +17,8 @@
  * command asks for its first block without an interrupt; each block
  * written is stored and interrupts.  INTRQ is pending until the status
  * register is read or a command is written; the line is gated by nIEN.
+ * A machine reset (emu_ide_reset) is the RESET- signal: the drive comes
+ * back as at power-on, but a disk keeps its data, so the overlay stays.
  *
  * Only the master drive exists.  As in QEMU, a selected absent slave
  * reads 0 in status and error (SeaBIOS and libata take that as "no
@@ -902,9 +904,34 @@ static void ide_default_geometry(emu_ide *d)
     }
     uint64_t c = total / ((uint64_t)d->heads * d->secs);
     d->cyls = (uint16_t)(c > 16383 ? 16383 : (c ? c : 1));
+}
+
+/*
+ * State after power-on or a hardware reset (ATA/ATAPI-6, power-on and
+ * hardware reset protocol): no command or data transfer in progress,
+ * INTRQ clear, device control 0 (nIEN, SRST and HOB clear), the
+ * signature and diagnostic code in the task file, status DRDY|DSC, and
+ * the settings of SET MULTIPLE, SET FEATURES and INITIALIZE DEVICE
+ * PARAMETERS back to their defaults.
+ */
+static void ide_power_on(emu_ide *d)
+{
+    d->intrq = false;
+    d->feature = d->hob_feature = 0;
+    d->devctl = 0;
     d->cur_cyls = d->cyls;
     d->cur_heads = d->heads;
     d->cur_secs = d->secs;
+    d->mult = 0;
+    d->wcache = d->lookahead = true;
+    d->xfer = XFER_NONE;
+    d->lba = 0;
+    d->remaining = 0;
+    d->lba48 = false;
+    d->block = d->cur_block = 0;
+    d->pos = d->len = 0;
+    ide_set_signature(d);
+    d->status = ST_DRDY | ST_DSC;
 }
 
 emu_ide *emu_ide_new(emu_bus *b, uint16_t base, uint16_t ctl, emu_irq irq,
@@ -920,11 +947,9 @@ emu_ide *emu_ide_new(emu_bus *b, uint16_t base, uint16_t ctl, emu_irq irq,
     d->nsectors = disk != NULL ? img_size(disk) / IDE_SECTOR : 0;
     d->base = base;
     d->ctl = ctl;
-    d->wcache = d->lookahead = true;
     d->ovl.max_chunks = IDE_OVERLAY_MAX / IDE_CHUNK_BYTES;
     ide_default_geometry(d);
-    ide_set_signature(d);
-    d->status = ST_DRDY | ST_DSC;
+    ide_power_on(d);
     if (emu_bus_add_ports(b, base, 8, ide_pio_read, ide_pio_write, d) < 0) {
         free(d);
         return NULL;
@@ -943,6 +968,13 @@ void emu_ide_free(emu_ide *d)
         ovl_clear(&d->ovl);
         free(d);
     }
+}
+
+/* A disk keeps its data across a reboot: the overlay is not touched. */
+void emu_ide_reset(emu_ide *d)
+{
+    ide_power_on(d);
+    ide_update_irq(d); /* INTRQ is clear: the line drops */
 }
 
 void emu_ide_set_overlay_limit(emu_ide *d, uint64_t bytes)

@@ -34,5 +34,11 @@ uint64_t emu_ide_sectors_written(const emu_ide *d);
 /* Caps the write overlay at bytes (rounded down to 4 KiB chunks; the
  * default is 256 MiB).  Writes that would need more fail with ERR/ABRT. */
 void emu_ide_set_overlay_limit(emu_ide *d, uint64_t bytes);
+/* Machine reset (the RESET- signal): the drive ends any command, shows
+ * the signature with status DRDY|DSC and diagnostic code 01h, drops its
+ * interrupt, clears nIEN and returns SET MULTIPLE, SET FEATURES and the
+ * CHS translation to their power-on values.  The disk, the write overlay
+ * (and its limit) and the transfer counters are kept. */
+void emu_ide_reset(emu_ide *d);
 
 #endif /* EMU_DEV_IDE_H */

@@ -381,6 +381,34 @@ size_t emu_uart_input(emu_uart *u, const uint8_t *buf, size_t len)
     return n;
 }
 
+/*
+ * Register state at power-on and after MR (PC16550D, "UART Reset
+ * Configuration"): IER, FCR, LCR and MCR 0, so IIR reads 01h; LSR shows
+ * only THRE and TEMT; MSR's deltas are clear; both FIFOs are empty.  MR
+ * leaves the divisor latch and RBR alone, whose power-on contents the
+ * datasheet leaves undefined: like QEMU this model starts them at 12
+ * (9600 baud) and 0, as it does the scratch register.
+ */
+static void uart_init_regs(emu_uart *u)
+{
+    u->ier = u->lcr = u->mcr = u->scr = u->fcr = 0;
+    u->lsr_err = u->msr_delta = 0;
+    u->divisor = 12;
+    u->thr_ipending = false;
+    u->rx_head = u->rx_count = 0;
+    u->rbr_last = 0;
+    u->msr_lines = uart_modem_lines(u); /* MCR 0: not looped back */
+}
+
+/* The host backlog models bytes still on the line, so it survives and
+ * refills the (now empty) receiver at once, as QEMU's chardev does. */
+void emu_uart_reset(emu_uart *u)
+{
+    uart_init_regs(u);
+    uart_refill(u);
+    uart_update_irq(u); /* OUT2 is 0: the line drops */
+}
+
 emu_uart *emu_uart_new(emu_bus *b, uint16_t base, emu_irq irq,
                        emu_uart_sink_fn sink, void *opaque)
 {
@@ -393,8 +421,7 @@ emu_uart *emu_uart_new(emu_bus *b, uint16_t base, emu_irq irq,
     u->sink = sink;
     u->sink_opaque = opaque;
     u->base = base;
-    u->divisor = 12; /* 9600 baud, a common power-on value */
-    u->msr_lines = uart_modem_lines(u);
+    uart_init_regs(u);
     if (emu_bus_add_ports(b, base, 8, uart_pio_read, uart_pio_write, u) < 0) {
         free(u);
         return NULL;

@@ -29,5 +29,11 @@ emu_uart *emu_uart_new(emu_bus *b, uint16_t base, emu_irq irq,
 void emu_uart_free(emu_uart *u);
 /* Queues bytes for the guest to receive; returns how many were queued. */
 size_t emu_uart_input(emu_uart *u, const uint8_t *buf, size_t len);
+/* Machine reset (the chip's MR pin): IER, FCR, LCR, MCR and the line
+ * and modem status deltas get their reset values, both FIFOs empty and
+ * the IRQ line drops; the divisor latch and scratch register return to
+ * this model's power-on values (12, 0).  The sink, the bytes already
+ * sent to it and host input still queued for the guest are kept. */
+void emu_uart_reset(emu_uart *u);
 
 #endif /* EMU_DEV_UART_H */

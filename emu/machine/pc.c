@@ -449,10 +449,11 @@ void emu_pc_free(emu_pc *pc)
 /*
  * Warm reset: the CPU goes back to its power-on register state (the
  * TSC keeps counting), the PICs, the PIT, the RTC's interrupt state, the
- * 8042 and port 0x92 get their reset values, A20 is enabled again and
- * the BIOS copy below 1 MiB is restored from the image, as QEMU's ROM
- * reset does, so that SeaBIOS runs its POST again.  RAM, CMOS bytes, the
- * UART and the disk overlay are kept (those devices have no reset hook).
+ * 8042, port 0x92, the UART, the IDE drive and fw_cfg's selector get
+ * their reset values, A20 is enabled again and the BIOS copy below
+ * 1 MiB is restored from the image, as QEMU's ROM reset does, so that
+ * SeaBIOS runs its POST again.  Kept: RAM, CMOS bytes, the serial output
+ * already sent, the disk with its write overlay and fw_cfg's items.
  */
 void pc_reset(emu_pc *pc)
 {
@@ -480,6 +481,9 @@ void pc_reset(emu_pc *pc)
     emu_cmos_reset(pc->cmos);
     emu_i8042_reset(pc->kbd);
     emu_port92_reset(pc->port92);
+    emu_uart_reset(pc->uart);
+    emu_ide_reset(pc->ide);
+    emu_fw_cfg_reset(pc->fw_cfg);
     pc_a20(pc, true);
     pc_copy_isa_bios(pc);
 }

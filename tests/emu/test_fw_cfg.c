@@ -1,7 +1,8 @@
 /*
  * tests/emu/test_fw_cfg.c -- QEMU fw_cfg device driven through the bus as
  * SeaBIOS and Linux drive it: selector/data ports, file directory, and
- * the DMA interface into a RAM slot, including hostile descriptors.
+ * the DMA interface into a RAM slot, including hostile descriptors, and
+ * machine reset.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -253,5 +254,32 @@ Test(fw_cfg, dma_may_cross_adjacent_ram_slots)
     cr_assert_eq(memcmp(f->ram + RAM_SIZE - 13, data, 13), 0);
     cr_assert_eq(memcmp(hi, data + 13, sizeof(data) - 13), 0);
     cr_assert_eq(hi[sizeof(data) - 13], 0);
+    fx_free(f);
+}
+
+Test(fw_cfg, machine_reset_selects_signature_and_keeps_items)
+{
+    fixture *f = fx_new();
+    uint8_t b[8];
+
+    cr_assert_eq(emu_fw_cfg_add_file(f->fw, "etc/keep", "kept", 4), 0);
+    select_key(f, EMU_FW_CFG_ID);
+    read_data(f, b, 1);                          /* offset 1 */
+    emu_bus_pio_write(f->bus, 0x514, 4, bswap32(1)); /* high half pending */
+    emu_fw_cfg_reset(f->fw);
+    /* Selector 0 at offset 0: the data port reads the signature. */
+    read_data(f, b, 4);
+    cr_assert_eq(memcmp(b, "QEMU", 4), 0);
+    /* The DMA high half was dropped: a low-only kick reaches RAM. */
+    dma(f, DESC, 0x20u << 16 | CTL_SELECT | CTL_READ, 4, BUF);
+    cr_assert_eq(be32(f->ram + DESC), 0);
+    cr_assert_eq(memcmp(f->ram + BUF, "kept", 4), 0, "file kept");
+    select_key(f, EMU_FW_CFG_FILE_DIR);
+    read_data(f, b, 8);
+    cr_assert_eq(be32(b), 1, "directory kept");
+    cr_assert_eq(be32(b + 4), 4);
+    select_key(f, EMU_FW_CFG_ID);
+    read_data(f, b, 1);
+    cr_assert_eq(b[0], 0x03);
     fx_free(f);
 }

@@ -3,7 +3,8 @@
  * way SeaBIOS's ata.c and libata's SFF code drive it: IDENTIFY contents,
  * PIO reads (16- and 32-bit) from raw and qcow2 images, writes kept in
  * the overlay (the image never changes), MULTIPLE blocks, LBA48, CHS,
- * soft reset signature, the absent slave, nIEN and the error paths.
+ * soft reset signature, the absent slave, nIEN, the error paths and
+ * machine reset (overlay kept).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -576,5 +577,60 @@ Test(ide, chs_addressing_uses_initialize_device_parameters)
     out(f, CMD, 0x20);
     cr_assert_eq(in(f, CMD), 0x51);
     cr_assert_eq(in(f, ERR), 0x10);
+    fx_free(f);
+}
+
+Test(ide, machine_reset_returns_power_on_state_and_keeps_written_data)
+{
+    fixture *f = fx_new(raw_disk(2048, NULL));
+    uint8_t buf[SECT], w[SECT], id[SECT];
+
+    memset(w, 0xA7, sizeof(w));
+    cmd28(f, 0x30, 9, 1);
+    pio_out(f, w);
+    out(f, NSECT, 4);
+    out(f, CMD, 0xC6);                        /* SET MULTIPLE 4 */
+    out(f, ERR, 0x82);
+    out(f, CMD, 0xEF);                        /* write cache off */
+    out(f, NSECT, 17);
+    out(f, DEV, 0xA3);
+    out(f, CMD, 0x91);                        /* 4 heads, 17 sectors */
+    cmd28(f, 0x20, 20, 2);                    /* read left half done */
+    emu_bus_pio_read(f->bus, BASE, 2);
+    emu_bus_pio_write(f->bus, CTL, 1, 0x80);  /* HOB */
+    cr_assert(f->level);
+    cr_assert_eq(alt_status(f), 0x58);
+    emu_ide_reset(f->ide);
+    cr_assert_not(f->level, "INTRQ dropped");
+    cr_assert_eq(alt_status(f), 0x50, "not busy, no DRQ");
+    cr_assert_eq(emu_bus_pio_read(f->bus, BASE, 2), 0, "no transfer");
+    cr_assert_eq(in(f, ERR), 0x01);
+    cr_assert_eq(in(f, NSECT), 0x01, "signature, HOB clear");
+    cr_assert_eq(in(f, LBAL), 0x01);
+    cr_assert_eq(in(f, LBAM), 0x00);
+    cr_assert_eq(in(f, LBAH), 0x00);
+    cr_assert_eq(in(f, DEV), 0x00);
+    cr_assert_eq(in(f, CMD), 0x50);
+    /* The guest's write survives the reboot. */
+    cr_assert_eq(read1(f, 9, buf), 0x58);
+    for (unsigned i = 0; i < SECT; i++) {
+        cr_assert_eq(buf[i], 0xA7);
+    }
+    cr_assert_eq(emu_ide_sectors_written(f->ide), 1);
+    /* Settings back to power-on defaults. */
+    out(f, CMD, 0xEC);
+    in(f, CMD);
+    pio_in(f, id, false);
+    cr_assert_eq(word(id, 59), 0, "multiple mode off");
+    cr_assert_eq(word(id, 54), word(id, 1));
+    cr_assert_eq(word(id, 55), word(id, 3));
+    cr_assert_eq(word(id, 56), word(id, 6));
+    cr_assert(word(id, 85) & (1u << 5), "write cache on");
+    /* SRST and nIEN held across the reset are released by it. */
+    emu_bus_pio_write(f->bus, CTL, 1, 0x06);
+    emu_ide_reset(f->ide);
+    cr_assert_eq(alt_status(f), 0x50);
+    out(f, CMD, 0xE7);                        /* FLUSH CACHE */
+    cr_assert(f->level, "nIEN cleared");
     fx_free(f);
 }

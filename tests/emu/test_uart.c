@@ -2,7 +2,7 @@
  * tests/emu/test_uart.c -- 16550A UART driven through the bus the way
  * SeaBIOS (detect_serial, sercon) and Linux's 8250 autoconfig and
  * startup probes drive it, plus transmit, receive, loopback and the
- * interrupt identification priorities and OUT2 gating.
+ * interrupt identification priorities, OUT2 gating and machine reset.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -258,5 +258,75 @@ Test(uart, thr_write_rearms_the_transmit_interrupt)
     cr_assert_eq(f->raises, 2);
     out(f, IER, 0);
     cr_assert_not(f->level);
+    fx_free(f);
+}
+
+/* Writes n (register, value) pairs in order. */
+static void out_seq(fixture *f, const uint8_t (*seq)[2], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        out(f, seq[i][0], seq[i][1]);
+    }
+}
+
+Test(uart, machine_reset_gives_datasheet_values_and_keeps_sent_output)
+{
+    /* Send "ab", then fill the FIFO in loopback ... */
+    static const uint8_t send[][2] = {
+        { RBR, 'a' }, { RBR, 'b' }, { FCR, 0xC7 }, { MCR, 0x10 },
+    };
+    /* ... and leave modem deltas, every interrupt enabled with one
+     * pending, divisor 0x0201, 8E1 framing and a scratch value. */
+    static const uint8_t dirty[][2] = {
+        { MCR, 0x0B }, { IER, 0x0F }, { LCR, 0x80 }, { RBR, 0x01 },
+        { IER, 0x02 }, { LCR, 0x1B }, { SCR, 0x5A },
+    };
+    fixture *f = fx_new();
+
+    out_seq(f, send, sizeof(send) / sizeof(send[0]));
+    for (unsigned i = 0; i < 17; i++) {
+        out(f, RBR, (uint8_t)i);             /* the 17th overruns */
+    }
+    out_seq(f, dirty, sizeof(dirty) / sizeof(dirty[0]));
+    cr_assert(f->level);
+    emu_uart_reset(f->uart);
+    cr_assert_not(f->level, "INTR low after reset");
+    cr_assert_eq(in(f, IER), 0x00);
+    cr_assert_eq(in(f, IIR), 0x01, "no interrupt, FIFOs off");
+    cr_assert_eq(in(f, LCR), 0x00);
+    cr_assert_eq(in(f, MCR), 0x00);
+    cr_assert_eq(in(f, LSR), 0x60, "only THRE and TEMT: FIFO emptied");
+    cr_assert_eq(in(f, MSR), 0xB0, "lines without deltas");
+    cr_assert_eq(in(f, SCR), 0x00);
+    out(f, LCR, 0x80);
+    cr_assert_eq(in(f, RBR), 12, "divisor back to its power-on value");
+    cr_assert_eq(in(f, IER), 0);
+    out(f, LCR, 0x03);
+    /* The output already sent stays, and the sink still receives. */
+    out(f, RBR, 'c');
+    cr_assert_eq(f->nsent, 3);
+    cr_assert_eq(memcmp(f->sent, "abc", 3), 0);
+    fx_free(f);
+}
+
+Test(uart, machine_reset_keeps_host_input_not_yet_received)
+{
+    fixture *f = fx_new();
+    const uint8_t msg[3] = { 'x', 'y', 'z' };
+
+    out(f, FCR, 0x01);
+    out(f, MCR, 0x10);
+    for (unsigned i = 0; i < 16; i++) {
+        out(f, RBR, 0xEE);                   /* the FIFO is full */
+    }
+    out(f, MCR, 0);
+    cr_assert_eq(emu_uart_input(f->uart, msg, 3), 3);
+    emu_uart_reset(f->uart);
+    /* The FIFO's bytes are gone; the host's are still on the line. */
+    for (unsigned i = 0; i < 3; i++) {
+        cr_assert_eq(in(f, LSR), 0x61);
+        cr_assert_eq(in(f, RBR), msg[i]);
+    }
+    cr_assert_eq(in(f, LSR), 0x60);
     fx_free(f);
 }

@@ -4,7 +4,9 @@
 #   bash scripts/test.sh
 #
 # 1. installs missing Debian packages (scripts/deps.sh);
-# 2. build/       gcc build, "meson test" (every suite);
+# 2. build/       gcc build, "meson test" (every suite, including the
+#                 Linux guest boots of tests/guests: VDISK_GUEST_TESTS=1
+#                 is exported for this stage only);
 # 3. build-asan/  the same with AddressSanitizer + UBSan, where any report
 #                 fails the test;
 # 4. build-fuzz/  clang + libFuzzer: each fuzz/fuzz_*.c harness runs a short
@@ -18,6 +20,11 @@
 #   VDISK_BUILD_ROOT  where the build directories go (default: repo root)
 #   VDISK_STAGES      subset of "normal asan fuzz" (default: all three)
 #   VDISK_FUZZ_RUNS   inputs per harness in the smoke run (default 20000)
+#   VDISK_GUEST_TESTS 0 skips the guest boots in build/ (default 1 there;
+#                     build-asan/ runs them only when it is 1: ASan is
+#                     several times slower)
+#   VDISK_GUEST_TIMEOUT  virtual seconds per guest boot (default 90 here;
+#                     a guest needs about 47)
 set -u -o pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -275,6 +282,25 @@ fuzz_stage()
     fi
 }
 
+# The guest boots (tests/guests, opt-in with VDISK_GUEST_TESTS=1) run in
+# the normal stage by default; guest_env_end leaves the caller's setting
+# (when there was one) for the ASan stage, so that it boots the guests
+# only when the caller asked for them.
+GUEST_TESTS_SET=${VDISK_GUEST_TESTS+set}
+export VDISK_GUEST_TIMEOUT=${VDISK_GUEST_TIMEOUT:-90}
+
+guest_env_begin()
+{
+    export VDISK_GUEST_TESTS=${VDISK_GUEST_TESTS:-1}
+}
+
+guest_env_end()
+{
+    if [[ $GUEST_TESTS_SET != set ]]; then
+        unset VDISK_GUEST_TESTS
+    fi
+}
+
 summary()
 {
     local line
@@ -293,7 +319,8 @@ summary()
 
 main()
 {
-    local pkgs=("${DEPS_BUILD[@]}" "${DEPS_RUN[@]}" "${DEPS_TEST[@]}" "${DEPS_ORACLE[@]}")
+    local pkgs=("${DEPS_BUILD[@]}" "${DEPS_RUN[@]}" "${DEPS_TEST[@]}"
+                "${DEPS_ORACLE[@]}" "${DEPS_GUESTS[@]}")
     local start=$SECONDS
     if has_stage fuzz; then
         pkgs+=("${DEPS_FUZZ[@]}")
@@ -305,7 +332,9 @@ main()
         exit 1
     fi
     if has_stage normal; then
+        guest_env_begin
         meson_stage "build (gcc)" "$BUILD_ROOT/build" -- -Dtests=enabled
+        guest_env_end
     fi
     if has_stage asan; then
         meson_stage "build-asan (ASan+UBSan)" "$BUILD_ROOT/build-asan" \

@@ -183,7 +183,9 @@ static img_val *json_run(const verify_boot_run *run)
     return d;
 }
 
-/* {"result"[, "expect"], "source", "target"[, "offset", "line"]}. */
+/* {"result"[, "expect"], "source", "target"[, "offset", "line",
+ * "source-line", "target-line"]}: the lines where the transcripts first
+ * differ, as the human report shows them. */
 static img_val *json_boot(const verify_report *r)
 {
     img_val *d = img_val_dict_new();
@@ -196,8 +198,14 @@ static img_val *json_boot(const verify_report *r)
     img_val_dict_set(d, "source", json_run(&b->src));
     img_val_dict_set(d, "target", json_run(&b->dst));
     if (b->diverged) {
+        char ls[80], ld[80];
+
+        verify_boot_line(&b->src, b->diff_offset, ls, sizeof(ls));
+        verify_boot_line(&b->dst, b->diff_offset, ld, sizeof(ld));
         img_val_dict_set_uint(d, "offset", b->diff_offset);
         img_val_dict_set_uint(d, "line", b->diff_line);
+        img_val_dict_set_str(d, "source-line", ls);
+        img_val_dict_set_str(d, "target-line", ld);
     }
     return d;
 }

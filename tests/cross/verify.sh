@@ -120,6 +120,10 @@ grep -q '^boot: transcripts differ at byte [0-9]* (line [0-9]*): ' \
     out.txt || fail "damaged boot sector: divergence not named"
 grep -q 'target "Boot failed: not a bootable disk"' out.txt ||
     fail "damaged boot sector: target's line not shown"
+expect_status 1 "$VDISK" verify -F qcow2 --expect "$marker" --timeout 2 \
+    --output=json disk.raw nosig.qcow2
+grep -q '"target-line": "Boot failed: not a bootable disk"' out.txt ||
+    fail "damaged boot sector: json has no target-line"
 
 # convert --verify=boot.
 expect_status 0 "$VDISK" convert --verify=boot -f raw -O vmdk disk.raw \

@@ -15,14 +15,13 @@
  * or on errors.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
+#include "opt_common.h"
 #include "emu/machine/pc.h"
 
 #define BOOT_DEFAULT_TIMEOUT  60.0     /* virtual seconds */
@@ -61,8 +60,9 @@ static const char usage[] =
     "[--timeout seconds] [--timeout-wall seconds] [--expect text] "
     "[--bios file] [--debugcon file] [--ns-per-insn n]";
 
-static int boot_help(void)
+static int boot_help(const cli_env *env)
 {
+    (void)env; /* always "vdisk": boot is not a qemu-img command */
     printf("usage: vdisk %s\n\n"
            "Boots the image in vdisk's PC emulator (ISA PC, SeaBIOS) and "
            "streams its serial\nline.  Exits 0 when TEXT appears, 1 when "
@@ -168,7 +168,7 @@ static uint64_t parse_memory(const char *s)
 }
 
 enum {
-    OPT_MEMORY = 256, OPT_SERIAL, OPT_TIMEOUT, OPT_TIMEOUT_WALL,
+    OPT_MEMORY = CLI_OPT_LOCAL, OPT_SERIAL, OPT_TIMEOUT, OPT_TIMEOUT_WALL,
     OPT_EXPECT, OPT_BIOS, OPT_DEBUGCON, OPT_NS,
 };
 
@@ -205,16 +205,12 @@ static int boot_number(const cli_env *env, int c, const char *arg,
     }
 }
 
-/* One option; returns -1 to go on, else the exit status. */
-static int boot_option(const cli_env *env, int c, char **argv, boot_args *a)
+/* One of boot's own options; returns -1 to go on, else the status. */
+static int boot_option(const cli_env *env, int c, void *args)
 {
+    boot_args *a = args;
+
     switch (c) {
-    case ':':
-        return cli_bad_option(env, "missing argument for", argv[optind - 1]);
-    case '?':
-        return cli_bad_option(env, "unrecognized", argv[optind - 1]);
-    case 'h':
-        return boot_help();
     case 'f':
         a->fmt = optarg;
         return -1;
@@ -238,14 +234,13 @@ static int boot_option(const cli_env *env, int c, char **argv, boot_args *a)
     }
 }
 
-/* Returns -1 when the arguments are fine, else the exit status. */
+/* Returns -1 when the arguments are fine, else the exit status.  Unlike
+ * qemu-img's commands, boot knows no --object nor --image-opts. */
 static int boot_parse(const cli_env *env, int argc, char **argv,
                       boot_args *a)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
+    static const struct option extra[] = {
         { "format", required_argument, NULL, 'f' },
-        { "force-share", no_argument, NULL, 'U' },
         { "memory", required_argument, NULL, OPT_MEMORY },
         { "serial", required_argument, NULL, OPT_SERIAL },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -256,22 +251,25 @@ static int boot_parse(const cli_env *env, int argc, char **argv,
         { "ns-per-insn", required_argument, NULL, OPT_NS },
         { NULL, 0, NULL, 0 },
     };
-    int c;
+    static const cli_opt_spec spec = {
+        .cmd = "boot",
+        .shortopts = ":f:hU",
+        .extra = extra,
+        .fn = boot_option,
+        .flags = CLI_SPEC_NO_OBJECT | CLI_SPEC_NO_IMAGE_OPTS,
+        .help = boot_help,
+    };
+    int r = cli_parse_opts(env, argc, argv, &spec, a);
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":f:hU", longopts, NULL)) != -1) {
-        int r = boot_option(env, c, argv, a);
-        if (r >= 0) {
-            return r;
-        }
+    if (r < 0) {
+        r = cli_expect_files(env, argc, argv, 1, &a->filename);
     }
-    if (optind != argc - 1) {
-        return cli_usage_error(env, "Expecting one image file name");
+    if (r >= 0) {
+        return r;
     }
     if (a->expect != NULL && a->expect[0] == '\0') {
         return cli_usage_error(env, "--expect needs a non-empty text");
     }
-    a->filename = argv[optind];
     return -1;
 }
 

@@ -11,14 +11,11 @@
  * encryption, the only user of the objects (secrets) qemu-img creates.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-
-enum { OPT_OBJECT = 256 };
+#include "opt_common.h"
 
 /* No size given yet (QEMU's -1). */
 #define NO_SIZE UINT64_MAX
@@ -34,53 +31,40 @@ typedef struct create_args {
     uint64_t size; /* from the command line, or NO_SIZE */
 } create_args;
 
-/* getopt_long; returns -1 to go on, else the exit status. */
+/* One of create's own options; returns -1 to go on, else the status. */
+static int parse_option(const cli_env *env, int c, void *args)
+{
+    create_args *a = args;
+    switch (c) {
+    case 'F': a->base_fmt = optarg; break;
+    case 'b': a->base = optarg; break;
+    case 'f': a->fmt = optarg; break;
+    case 'q': a->quiet = 1; break;
+    case 'u': a->no_backing = 1; break;
+    case 'o':
+        if (cli_opts_accumulate(env, &a->options, optarg) < 0) {
+            return 1;
+        }
+        break;
+    default: break;
+    }
+    return -1;
+}
+
+/* getopt_long; returns -1 to go on, else the exit status.  --object
+ * definitions (secrets etc.) are accepted and ignored: no format here
+ * uses them; --image-opts is an unknown option to create. */
 static int parse_options(const cli_env *env, int argc, char **argv,
                          create_args *a)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "object", required_argument, NULL, OPT_OBJECT },
-        { NULL, 0, NULL, 0 },
+    static const cli_opt_spec spec = {
+        .cmd = "create",
+        .shortopts = ":F:b:f:ho:qu",
+        .image_opts_status = -1, /* unused: no --image-opts */
+        .fn = parse_option,
+        .flags = CLI_SPEC_NO_IMAGE_OPTS,
     };
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":F:b:f:ho:qu", longopts, NULL)) !=
-           -1) {
-        switch (c) {
-        case ':':
-            return cli_bad_option(env, "missing argument for", argv[optind - 1]);
-        case '?':
-            return cli_bad_option(env, "unrecognized", argv[optind - 1]);
-        case 'h':
-            printf("usage: %s create %s\n", env->prog,
-                   cli_find_command("create")->usage);
-            return 0;
-        case 'F':
-            a->base_fmt = optarg;
-            break;
-        case 'b':
-            a->base = optarg;
-            break;
-        case 'f':
-            a->fmt = optarg;
-            break;
-        case 'o':
-            if (cli_opts_accumulate(env, &a->options, optarg) < 0) {
-                return 1;
-            }
-            break;
-        case 'q':
-            a->quiet = 1;
-            break;
-        case 'u':
-            a->no_backing = 1;
-            break;
-        case OPT_OBJECT:
-            break; /* secrets etc.: no format here uses them */
-        }
-    }
-    return -1;
+    return cli_parse_opts(env, argc, argv, &spec, a);
 }
 
 /* The positional arguments: FILENAME [SIZE].  Returns -1 to go on. */
@@ -100,7 +84,8 @@ static int parse_operands(const cli_env *env, int argc, char **argv,
         a->size = (uint64_t)v;
     }
     if (optind != argc) {
-        return cli_usage_error(env, "%s%s", "Unexpected argument: ", argv[optind]);
+        return cli_usage_error(env, "%s%s", "Unexpected argument: ",
+                               argv[optind]);
     }
     return -1;
 }

@@ -13,15 +13,12 @@
  * byte is written, zeros included, so the output is allocated as
  * qemu-img's is.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-
-enum { OPT_OBJECT = 256, OPT_IMAGE_OPTS };
+#include "opt_common.h"
 
 /* Bytes copied per read/write. */
 #define DD_CHUNK (1u << 20)
@@ -37,31 +34,18 @@ typedef struct dd_args {
     const char *in, *out; /* if=, of= */
 } dd_args;
 
-static int parse_option(const cli_env *env, int c, char **argv, dd_args *a)
+/* One of dd's own options; returns -1 to go on. */
+static int parse_option(const cli_env *env, int c, void *args)
 {
+    dd_args *a = args;
+    (void)env;
     switch (c) {
-    case ':':
-        return cli_bad_option(env, "missing argument for", argv[optind - 1]);
-    case '?':
-        return cli_bad_option(env, "unrecognized", argv[optind - 1]);
-    case 'h':
-        printf("usage: %s dd %s\n", env->prog, cli_find_command("dd")->usage);
-        return 0;
-    case 'f':
-        a->fmt = optarg;
-        return -1;
-    case 'O':
-        a->out_fmt = optarg;
-        return -1;
-    case 'U':
-        a->force_share = 1;
-        return -1;
-    case OPT_OBJECT:
-        return -1; /* accepted and ignored, as in "create" */
-    default:
-        cli_error(env, "%s is not supported", argv[optind - 1]);
-        return 1;
+    case 'f': a->fmt = optarg; break;
+    case 'O': a->out_fmt = optarg; break;
+    case 'U': a->force_share = 1; break;
+    default: break;
     }
+    return -1;
 }
 
 /* One "name=value" operand; returns -1 to go on, else the exit status. */
@@ -95,19 +79,15 @@ static int parse_operand(const cli_env *env, const char *arg, dd_args *a)
 /* Options and operands; returns -1 to go on, else the exit status. */
 static int parse_args(const cli_env *env, int argc, char **argv, dd_args *a)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "object", required_argument, NULL, OPT_OBJECT },
-        { "image-opts", no_argument, NULL, OPT_IMAGE_OPTS },
-        { "force-share", no_argument, NULL, 'U' },
-        { NULL, 0, NULL, 0 },
+    static const cli_opt_spec spec = {
+        .cmd = "dd",
+        .shortopts = ":hf:O:U",
+        .image_opts_status = 1, /* --image-opts: "... is not supported" */
+        .fn = parse_option,
     };
-    int c, r;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":hf:O:U", longopts, NULL)) != -1) {
-        if ((r = parse_option(env, c, argv, a)) >= 0) {
-            return r;
-        }
+    int r = cli_parse_opts(env, argc, argv, &spec, a);
+    if (r >= 0) {
+        return r;
     }
     for (int i = optind; i < argc; i++) {
         if ((r = parse_operand(env, argv[i], a)) >= 0) {

@@ -10,15 +10,12 @@
  * and is refused as not positive.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <string.h>
 
-#include "cli.h"
+#include "opt_common.h"
 
 enum {
-    OPT_OBJECT = 256,
-    OPT_IMAGE_OPTS,
-    OPT_PREALLOCATION,
+    OPT_PREALLOCATION = CLI_OPT_LOCAL,
     OPT_SHRINK,
 };
 
@@ -31,18 +28,11 @@ typedef struct resize_args {
     int shrink;       /* --shrink */
 } resize_args;
 
-/* One option from getopt_long; returns -1 to go on, else the status. */
-static int parse_option(const cli_env *env, int c, char **argv, resize_args *a)
+/* One of resize's own options; returns -1 to go on, else the status. */
+static int parse_option(const cli_env *env, int c, void *args)
 {
+    resize_args *a = args;
     switch (c) {
-    case ':':
-        return cli_bad_option(env, "missing argument for", argv[optind - 1]);
-    case '?':
-        return cli_bad_option(env, "unrecognized", argv[optind - 1]);
-    case 'h':
-        printf("usage: %s resize %s\n", env->prog,
-               cli_find_command("resize")->usage);
-        return 0;
     case 'f':
         a->fmt = optarg;
         return -1;
@@ -58,36 +48,33 @@ static int parse_option(const cli_env *env, int c, char **argv, resize_args *a)
     case OPT_SHRINK:
         a->shrink = 1;
         return -1;
-    case OPT_OBJECT:
-        return -1; /* accepted and ignored, as in "create" */
     default:
-        cli_error(env, "%s is not supported", argv[optind - 1]);
-        return 1;
+        return -1;
     }
 }
 
 /* Options and operands; returns -1 to go on, else the exit status. */
 static int parse_args(const cli_env *env, int argc, char **argv, resize_args *a)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "object", required_argument, NULL, OPT_OBJECT },
-        { "image-opts", no_argument, NULL, OPT_IMAGE_OPTS },
+    static const struct option extra[] = {
         { "preallocation", required_argument, NULL, OPT_PREALLOCATION },
         { "shrink", no_argument, NULL, OPT_SHRINK },
         { NULL, 0, NULL, 0 },
+    };
+    static const cli_opt_spec spec = {
+        .cmd = "resize",
+        .shortopts = ":f:hq",
+        .extra = extra,
+        .image_opts_status = 1, /* --image-opts: "... is not supported" */
+        .fn = parse_option,
     };
     if (argc < 3) {
         return cli_usage_error(env, "%s", "Not enough arguments");
     }
     a->size = argv[--argc]; /* before getopt sees a leading '-' */
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":f:hq", longopts, NULL)) != -1) {
-        int r = parse_option(env, c, argv, a);
-        if (r >= 0) {
-            return r;
-        }
+    int r = cli_parse_opts(env, argc, argv, &spec, a);
+    if (r >= 0) {
+        return r;
     }
     if (optind != argc - 1) {
         return cli_usage_error(env, "%s", "Expecting image file name and size");

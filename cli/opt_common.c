@@ -4,9 +4,9 @@
 
 #include "opt_common.h"
 
-/* Common long options, plus up to four of the command's, plus the end. */
+/* Common long options, plus up to twelve of the command's, plus the end. */
 #define OPT_COMMON_MAX 4
-#define OPT_EXTRA_MAX 4
+#define OPT_EXTRA_MAX 12
 
 /* Returned by common_option() for an option that is the command's. */
 #define OPT_NOT_COMMON (-2)
@@ -22,9 +22,14 @@ static void build_longopts(const cli_opt_spec *spec, struct option *out)
     static const struct option force_share = {
         "force-share", no_argument, NULL, 'U'
     };
+    static const unsigned left_out_by[] = {
+        0, CLI_SPEC_NO_OBJECT, CLI_SPEC_NO_IMAGE_OPTS
+    };
     size_t n = 0;
     for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++) {
-        out[n++] = common[i];
+        if (!(spec->flags & left_out_by[i])) {
+            out[n++] = common[i];
+        }
     }
     if (strchr(spec->shortopts, 'U')) {
         out[n++] = force_share;
@@ -49,6 +54,9 @@ static int common_option(const cli_env *env, int c, char **argv,
     case '?':
         return cli_bad_option(env, "unrecognized", argv[optind - 1]);
     case 'h':
+        if (spec->help) {
+            return spec->help(env);
+        }
         printf("usage: %s %s %s\n", env->prog, spec->cmd,
                cli_find_command(spec->cmd)->usage);
         return 0;

@@ -1,8 +1,9 @@
 /* cli/opt_common.h -- the getopt skeleton shared by the subcommands that
  * take qemu-img's common options (compare, snapshot, amend, rebase,
- * commit): the option loop, -h, getopt's errors, the long options every
- * such command knows (--help, --object, --image-opts and, with -U,
- * --force-share) and the count of file name operands. */
+ * commit, create, resize, dd, boot): the option loop, -h, getopt's
+ * errors, the long options every such command knows (--help, --object,
+ * --image-opts and, with -U, --force-share) and the count of file name
+ * operands. */
 #ifndef CLI_OPT_COMMON_H
 #define CLI_OPT_COMMON_H
 
@@ -23,22 +24,33 @@ enum {
  * to go on, else the exit status to stop with. */
 typedef int (*cli_opt_fn)(const cli_env *env, int c, void *args);
 
+/* cli_opt_spec.flags: common long options a command does not take (an
+ * unknown option to it, as getopt reports). */
+enum {
+    CLI_SPEC_NO_OBJECT = 1u,     /* no --object */
+    CLI_SPEC_NO_IMAGE_OPTS = 2u, /* no --image-opts */
+};
+
 typedef struct cli_opt_spec {
     const char *cmd;            /* command name, for -h */
     const char *shortopts;      /* getopt string starting with ':'; a 'U'
                                  * in it adds --force-share as -U */
     const struct option *extra; /* more long options (zero-terminated,
-                                 * at most 4) or NULL */
+                                 * at most 12) or NULL */
     int image_opts_status;      /* -1: --image-opts accepted and ignored;
                                  * else it prints "... is not supported"
                                  * and stops with this status */
     cli_opt_fn fn;
+    unsigned flags;             /* CLI_SPEC_*, 0 for all common options */
+    int (*help)(const cli_env *env); /* -h: prints, returns the status;
+                                      * NULL: the usage line */
 } cli_opt_spec;
 
 /* Parses argv's options as spec says, passing the command's own to
- * spec->fn with args.  -h prints "usage: PROG CMD USAGE" and stops with
- * 0; an unknown option or a missing argument prints qemu-img's message
- * and stops with 1; --object is accepted and ignored.  Returns -1 when
+ * spec->fn with args.  -h runs spec->help, or prints "usage: PROG CMD
+ * USAGE" and stops with 0; an unknown option or a missing argument
+ * prints qemu-img's message and stops with 1; --object is accepted and
+ * ignored.  Returns -1 when
  * all options were read (optind at the first operand), else the exit
  * status. */
 int cli_parse_opts(const cli_env *env, int argc, char **argv,

@@ -9,7 +9,11 @@
 # BENCH_DIR (where the 2 GiB inputs go; default a fresh dir under
 # $TMPDIR or /tmp, removed at the end), BENCH_SIZE_MB (default 2048),
 # BENCH_CACHE=warm (keep the page cache even when it could be dropped),
-# BENCH_FORMATS (default "qcow2 vhdx vmdk"; "" times raw output only).
+# BENCH_FORMATS (default "qcow2 vhdx vmdk"; "" times raw output only),
+# BENCH_CASES (an extended regex: only the cases whose name matches are
+# timed, e.g. BENCH_CASES='qcow2 (sparse|full) -O raw|sparse -O qcow2$'),
+# BENCH_REUSE=1 (with BENCH_DIR: keep the inputs a previous run left
+# there instead of making new ones).
 #
 # Inputs: sparse.raw, ~40% data in scattered 1..8 MiB runs of random bytes
 # with holes between them, full.raw, every byte written, text.raw (a
@@ -167,6 +171,9 @@ print("%.3f %.3f %.3f %.3f" % (r["mean"], r["stddev"] or 0,
 bench_case() {
     local label=$1 opts=$2 input=$3
     local v vsd vcpu vmin q qsd qcpu qmin ratio rmin
+    if [[ -n ${BENCH_CASES:-} ]] && ! [[ $label =~ $BENCH_CASES ]]; then
+        return
+    fi
     read -r v vsd vcpu vmin < <(mean_time "vdisk-${label// /_}" \
         "$VDISK convert $opts $dir/$input $dir/out")
     read -r q qsd qcpu qmin < <(mean_time "qemu-${label// /_}" \
@@ -189,12 +196,17 @@ vdisk_creates() {
 # ---- run ----
 
 echo "inputs in $dir"
-make_seed
-make_sparse
-make_full
-make_text
-make_qcow2_inputs
-rm -f "$dir/seed"
+if [[ -n ${BENCH_REUSE:-} && -f $dir/sparse.qcow2 && -f $dir/full.qcow2 &&
+      -f $dir/text.raw ]]; then
+    echo "reusing the inputs already there (BENCH_REUSE)"
+else
+    make_seed
+    make_sparse
+    make_full
+    make_text
+    make_qcow2_inputs
+    rm -f "$dir/seed"
+fi
 sync
 echo "$("$VDISK" --version | head -1); $("$QEMU_IMG" --version | head -1)"
 echo "$(nproc) CPUs, $RUNS runs per case, $cache_note"

@@ -379,15 +379,46 @@ void qcow2_report(const qcow2_state *s, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-/* Unallocated: the backing image where it reaches, zeros elsewhere. */
+/* Whether a read may let go of the image's lock (which the core holds
+ * around the pread hook) while it waits for data: only for a read-only
+ * image, whose mapping never changes, and only around I/O that touches no
+ * shared state (plain data clusters, the backing image).  The L2 cache and
+ * the compressed-cluster buffers stay under the lock.  QEMU's qcow2 drops
+ * its lock around data I/O the same way; with it, the workers of a
+ * conversion read a qcow2 source in parallel. */
+static int may_unlock(const img *im, int locked)
+{
+    const qcow2_state *s = im->state;
+    return locked && !s->writable;
+}
+
+/* Lets other readers in for the duration of some I/O. */
+static void io_unlock(img *im, int unlock)
+{
+    if (unlock) {
+        pthread_mutex_unlock(&im->lock);
+    }
+}
+
+static void io_relock(img *im, int unlock)
+{
+    if (unlock) {
+        pthread_mutex_lock(&im->lock);
+    }
+}
+
+/* Unallocated: the backing image where it reaches, zeros elsewhere (the
+ * backing image has its own lock). */
 static int read_backing(img *im, uint8_t *buf, uint64_t len, uint64_t off,
-                        img_err *err)
+                        int unlock, img_err *err)
 {
     uint64_t n = 0;
     if (im->backing && off < img_size(im->backing)) {
         uint64_t bsize = img_size(im->backing);
         n = len < bsize - off ? len : bsize - off;
+        io_unlock(im, unlock);
         int r = img_pread(im->backing, buf, n, off, err);
+        io_relock(im, unlock);
         if (r < 0) {
             return r;
         }
@@ -407,9 +438,10 @@ static int encrypted_read(img_err *err)
 /* A run of plain data clusters, contiguous in the data file.  A cluster
  * that starts past the end of the file is corrupt (QEMU would read
  * zeros); one that only ends past it reads zeros there, as in QEMU. */
-static int read_normal(qcow2_state *s, uint8_t *buf, const qcow2_extent *e,
-                       img_err *err)
+static int read_normal(img *im, uint8_t *buf, const qcow2_extent *e,
+                       int unlock, img_err *err)
 {
+    qcow2_state *s = im->state;
     if (s->hdr.crypt_method != QCOW2_CRYPT_NONE) {
         return encrypted_read(err);
     }
@@ -417,7 +449,10 @@ static int read_normal(qcow2_state *s, uint8_t *buf, const qcow2_extent *e,
         return img_err_set(err, EIO, "Data cluster at host offset %#" PRIx64
                            " is beyond the end of the file", e->host_off);
     }
-    return img_file_pread(s->data, buf, e->len, e->host_off, err);
+    io_unlock(im, unlock);
+    int r = img_file_pread(s->data, buf, e->len, e->host_off, err);
+    io_relock(im, unlock);
+    return r;
 }
 
 /* Part of one compressed cluster (extents never span two). */
@@ -436,39 +471,43 @@ static int read_compressed(qcow2_state *s, img_file *file, uint8_t *buf,
     return r;
 }
 
-/* Reads one extent that starts at off. */
+/* Reads one extent that starts at off; unlock: see may_unlock(). */
 static int read_extent(img *im, uint8_t *buf, uint64_t off,
-                       const qcow2_extent *e, img_err *err)
+                       const qcow2_extent *e, int unlock, img_err *err)
 {
     qcow2_state *s = im->state;
     switch (e->kind) {
     case QCOW2_UNALLOC:
     case QCOW2_UNALLOC_ALLOC:
-        return read_backing(im, buf, e->len, off, err);
+        return read_backing(im, buf, e->len, off, unlock, err);
     case QCOW2_ZERO_PLAIN:
     case QCOW2_ZERO_ALLOC:
         memset(buf, 0, e->len);
         return 0;
     case QCOW2_NORMAL:
-        return read_normal(s, buf, e, err);
+        return read_normal(im, buf, e, unlock, err);
     case QCOW2_COMPRESSED:
         return read_compressed(s, im->file, buf, off, e, err);
     }
     return img_err_set(err, EIO, "Invalid cluster type");
 }
 
-/* Fills buf or fails; the core checked the range. */
-static int qcow2_pread(img *im, void *buf, uint64_t len, uint64_t off,
-                       img_err *err)
+/* Fills buf or fails; the core checked the range.  locked: the caller
+ * holds im->lock, so data reads of a read-only image may release it
+ * meanwhile (qcow2_read_guest, the writer's own reads, reaches the hook
+ * only on writable images, where nothing is released). */
+static int read_guest(img *im, uint8_t *buf, uint64_t len, uint64_t off,
+                      int locked, img_err *err)
 {
     qcow2_state *s = im->state;
     uint8_t *p = buf;
+    int unlock = may_unlock(im, locked);
     /* Each extent is one kind and at most one L2 table long. */
     while (len > 0) {
         qcow2_extent e;
         int r = qcow2_map(s, im->file, off, len, &e, err);
         if (r >= 0) {
-            r = read_extent(im, p, off, &e, err);
+            r = read_extent(im, p, off, &e, unlock, err);
         }
         if (r < 0) {
             return r;
@@ -478,6 +517,14 @@ static int qcow2_pread(img *im, void *buf, uint64_t len, uint64_t off,
         len -= e.len;
     }
     return 0;
+}
+
+/* The pread hook: io.c calls it with im->lock held (qcow2 is not
+ * IMG_DRV_THREADSAFE). */
+static int qcow2_pread(img *im, void *buf, uint64_t len, uint64_t off,
+                       img_err *err)
+{
+    return read_guest(im, buf, len, off, 1, err);
 }
 
 /* With preallocated metadata, QEMU asks the file whether a data range

@@ -33,6 +33,8 @@ typedef enum write_action {
     ACT_NEW,     /* needs a new host cluster */
 } write_action;
 
+/* Through the pread hook, which keeps the image lock (held by our
+ * caller) because the image is writable. */
 int qcow2_read_guest(img *im, uint8_t *buf, uint64_t len, uint64_t off,
                      img_err *err)
 {

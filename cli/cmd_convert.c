@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "snapshot_arg.h"
 #include "convert/engine.h"
 
 enum {
@@ -384,35 +385,12 @@ static int open_sources(const cli_env *env, const convert_args *a,
     return 0;
 }
 
-/* The value of key in a -l "snapshot.id=X,snapshot.name=Y" argument
- * (checked by parse_snapshot_opts): the last one wins and a key without
- * '=' means "on", as QemuOpts reads it.  malloc'd, or NULL. */
-static char *snapshot_opt(const char *param, const char *key)
-{
-    char *copy = strdup(param), *val = NULL;
-    for (char *save = NULL, *kv = copy ? strtok_r(copy, ",", &save) : NULL;
-         kv; kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        if (eq) {
-            *eq = '\0';
-        }
-        if (!strcmp(kv, key)) {
-            free(val);
-            val = strdup(eq ? eq + 1 : "on");
-        }
-    }
-    free(copy);
-    return val;
-}
-
 /* -l: the first source shows the snapshot (QEMU's
  * bdrv_snapshot_load_tmp; a bare name is tried as an id, then as a
  * name). */
 static int check_snapshot(const cli_env *env, const convert_args *a,
                           const convert_state *s)
 {
-    img_err err = { 0 };
-    int r;
     if (!a->snapshot && !a->snapshot_opts) {
         return 0;
     }
@@ -420,24 +398,9 @@ static int check_snapshot(const cli_env *env, const convert_args *a,
         cli_error(env, "No support for concatenating multiple snapshot");
         return -1;
     }
-    if (a->snapshot_opts) {
-        char *id = snapshot_opt(a->snapshot_param, "snapshot.id");
-        char *name = snapshot_opt(a->snapshot_param, "snapshot.name");
-        r = img_snapshot_load_tmp(s->src[0], id, name, &err);
-        free(id);
-        free(name);
-    } else {
-        r = img_snapshot_load_tmp(s->src[0], a->snapshot, NULL, &err);
-        if (r == -ENOENT || r == -EINVAL) {
-            err = (img_err){ 0 };
-            r = img_snapshot_load_tmp(s->src[0], NULL, a->snapshot, &err);
-        }
-    }
-    if (r < 0) {
-        cli_error(env, "Failed to load snapshot: %s", err.msg);
-        return -1;
-    }
-    return 0;
+    return cli_load_snapshot(env, s->src[0], a->snapshot_opts
+                                                ? a->snapshot_param
+                                                : a->snapshot);
 }
 
 /* ---- the target's creation options ---- */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "snapshot_arg.h"
 
 typedef struct measure_args {
     const char *filename;
@@ -166,55 +167,6 @@ static int measure_run(const cli_env *env, const measure_args *a, img *in)
     img_opts_free(opts);
     free(desc);
     return r < 0;
-}
-
-/* The value of key in a -l "snapshot.id=X,snapshot.name=Y" argument
- * (already checked by measure_snapshot_arg): the last one wins and a key
- * without '=' means "on", as QemuOpts reads it.  malloc'd, or NULL. */
-static char *measure_snapshot_opt(const char *param, const char *key)
-{
-    char *copy = strdup(param), *val = NULL;
-    for (char *save = NULL, *kv = copy ? strtok_r(copy, ",", &save) : NULL;
-         kv; kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        if (eq) {
-            *eq = '\0';
-        }
-        if (!strcmp(kv, key)) {
-            free(val);
-            val = strdup(eq ? eq + 1 : "on");
-        }
-    }
-    free(copy);
-    return val;
-}
-
-/* -l: reads of the input show the snapshot from now on (QEMU's
- * bdrv_snapshot_load_tmp); a bare argument is tried as an id, then as a
- * name.  Returns -1 to go on, else the exit status. */
-static int measure_snapshot(const cli_env *env, const char *snapshot,
-                            img *in)
-{
-    img_err err = { 0 };
-    int r;
-    if (!strncmp(snapshot, "snapshot.", 9)) {
-        char *id = measure_snapshot_opt(snapshot, "snapshot.id");
-        char *name = measure_snapshot_opt(snapshot, "snapshot.name");
-        r = img_snapshot_load_tmp(in, id, name, &err);
-        free(id);
-        free(name);
-    } else {
-        r = img_snapshot_load_tmp(in, snapshot, NULL, &err);
-        if (r == -ENOENT || r == -EINVAL) {
-            err = (img_err){ 0 };
-            r = img_snapshot_load_tmp(in, NULL, snapshot, &err);
-        }
-    }
-    if (r < 0) {
-        cli_error(env, "Failed to load snapshot: %s", err.msg);
-        return 1;
-    }
-    return -1;
 }
 
 /* ---- command line ---- */
@@ -398,7 +350,7 @@ int cmd_measure(const cli_env *env, int argc, char **argv)
         if (!in) {
             r = 1;
         } else if (a.snapshot) {
-            r = measure_snapshot(env, a.snapshot, in);
+            r = cli_load_snapshot(env, in, a.snapshot) < 0 ? 1 : -1;
         }
     }
     if (r < 0) {

@@ -109,6 +109,22 @@ struct img {
     pthread_mutex_t lock; /* core: serialises non-thread-safe drivers */
 };
 
+/* Core: the lock around a driver hook, taken unless the driver is
+ * thread-safe (IMG_DRV_THREADSAFE). */
+static inline void img_drv_lock(img *im)
+{
+    if (!(im->drv->flags & IMG_DRV_THREADSAFE)) {
+        pthread_mutex_lock(&im->lock);
+    }
+}
+
+static inline void img_drv_unlock(img *im)
+{
+    if (!(im->drv->flags & IMG_DRV_THREADSAFE)) {
+        pthread_mutex_unlock(&im->lock);
+    }
+}
+
 /* Registry (registry.c). */
 extern const img_driver img_raw_driver;
 extern const img_driver img_qcow2_driver;

@@ -53,13 +53,8 @@ int img_pwrite_compressed(img *im, const void *buf, uint64_t len,
                            "%llu is beyond the end of the image",
                            (unsigned long long)off, (unsigned long long)len);
     }
-    int locked = !(im->drv->flags & IMG_DRV_THREADSAFE);
-    if (locked) {
-        pthread_mutex_lock(&im->lock);
-    }
+    img_drv_lock(im);
     r = im->drv->pwrite_compressed(im, buf, len, off, cdata, clen, err);
-    if (locked) {
-        pthread_mutex_unlock(&im->lock);
-    }
+    img_drv_unlock(im);
     return r;
 }

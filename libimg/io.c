@@ -30,20 +30,6 @@ static int check_writable(const img *im, img_err *err)
     return 0;
 }
 
-static void lock_drv(img *im)
-{
-    if (!(im->drv->flags & IMG_DRV_THREADSAFE)) {
-        pthread_mutex_lock(&im->lock);
-    }
-}
-
-static void unlock_drv(img *im)
-{
-    if (!(im->drv->flags & IMG_DRV_THREADSAFE)) {
-        pthread_mutex_unlock(&im->lock);
-    }
-}
-
 /* A probed raw image must not be turned into something that probes as
  * another format: a write to the first sector must be whole and must not
  * change the probed format (QEMU's rule, which stops a guest from writing
@@ -71,9 +57,9 @@ int img_pread(img *im, void *buf, uint64_t len, uint64_t off, img_err *err)
     if (r < 0 || len == 0) {
         return r;
     }
-    lock_drv(im);
+    img_drv_lock(im);
     r = im->drv->pread(im, buf, len, off, err);
-    unlock_drv(im);
+    img_drv_unlock(im);
     return r;
 }
 
@@ -99,9 +85,9 @@ int img_pwrite(img *im, const void *buf, uint64_t len, uint64_t off,
         return img_err_set(err, ENOTSUP, "Compression not supported for "
                            "this file format");
     }
-    lock_drv(im);
+    img_drv_lock(im);
     r = im->drv->pwrite(im, buf, len, off, flags, err);
-    unlock_drv(im);
+    img_drv_unlock(im);
     return r;
 }
 
@@ -140,13 +126,13 @@ int img_pwrite_zeroes(img *im, uint64_t off, uint64_t len, unsigned flags,
         return img_err_set(err, ENOTSUP, "Format '%s' does not support "
                            "writing", im->drv->name);
     }
-    lock_drv(im);
+    img_drv_lock(im);
     if (im->drv->pwrite_zeroes) {
         r = im->drv->pwrite_zeroes(im, off, len, flags, err);
     } else {
         r = write_zero_buffers(im, off, len, err);
     }
-    unlock_drv(im);
+    img_drv_unlock(im);
     return r;
 }
 
@@ -159,9 +145,9 @@ int img_discard(img *im, uint64_t off, uint64_t len, img_err *err)
     if (r < 0 || len == 0 || !im->drv->discard) {
         return r; /* discard is advisory: no hook means nothing to do */
     }
-    lock_drv(im);
+    img_drv_lock(im);
     r = im->drv->discard(im, off, len, err);
-    unlock_drv(im);
+    img_drv_unlock(im);
     return r;
 }
 
@@ -170,10 +156,10 @@ int img_flush(img *im, img_err *err)
     if (!(im->flags & IMG_OPEN_RDWR)) {
         return 0;
     }
-    lock_drv(im);
+    img_drv_lock(im);
     int r = im->drv->flush ? im->drv->flush(im, err)
                            : img_file_flush(im->file, err);
-    unlock_drv(im);
+    img_drv_unlock(im);
     return r;
 }
 
@@ -187,12 +173,12 @@ int img_truncate(img *im, uint64_t size, int prealloc, img_err *err)
         return img_err_set(err, ENOTSUP, "Image format driver does not "
                            "support resize");
     }
-    lock_drv(im);
+    img_drv_lock(im);
     r = im->drv->truncate(im, size, prealloc, err);
     if (r >= 0) {
         im->size = size;
     }
-    unlock_drv(im);
+    img_drv_unlock(im);
     return r;
 }
 
@@ -215,9 +201,9 @@ int img_block_status(img *im, uint64_t off, uint64_t len, uint64_t *pnum,
         *pnum = len;
         return IMG_BS_DATA | IMG_BS_ALLOCATED;
     }
-    lock_drv(im);
+    img_drv_lock(im);
     r = im->drv->block_status(im, off, len, pnum, host_off, err);
-    unlock_drv(im);
+    img_drv_unlock(im);
     if (r >= 0 && (*pnum == 0 || *pnum > len)) {
         return img_err_set(err, EIO, "Driver '%s' returned a bad block "
                            "status length", im->drv->name);

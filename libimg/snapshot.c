@@ -8,20 +8,6 @@
 #include "driver.h"
 #include "img.h"
 
-static void lock_drv(img *im)
-{
-    if (!(im->drv->flags & IMG_DRV_THREADSAFE)) {
-        pthread_mutex_lock(&im->lock);
-    }
-}
-
-static void unlock_drv(img *im)
-{
-    if (!(im->drv->flags & IMG_DRV_THREADSAFE)) {
-        pthread_mutex_unlock(&im->lock);
-    }
-}
-
 /* Changes need a writable image. */
 static int need_writable(const img *im, img_err *err)
 {
@@ -40,9 +26,9 @@ int img_snapshot_list(img *im, img_snapshot_info **out, size_t *n,
         return img_err_set(err, ENOTSUP, "Block driver does not support "
                            "snapshots");
     }
-    lock_drv(im);
+    img_drv_lock(im);
     int r = im->drv->snapshot_list(im, out, n, err);
-    unlock_drv(im);
+    img_drv_unlock(im);
     return r;
 }
 
@@ -65,9 +51,9 @@ int img_snapshot_create(img *im, const img_snapshot_info *sn, img_err *err)
         return img_err_set(err, ENOTSUP, "Block driver does not support "
                            "snapshots");
     }
-    lock_drv(im);
+    img_drv_lock(im);
     r = im->drv->snapshot_create(im, sn, err);
-    unlock_drv(im);
+    img_drv_unlock(im);
     return r;
 }
 
@@ -81,9 +67,9 @@ int img_snapshot_apply(img *im, const char *id_or_name, img_err *err)
         return img_err_set(err, ENOTSUP, "Block driver does not support "
                            "snapshots");
     }
-    lock_drv(im);
+    img_drv_lock(im);
     r = im->drv->snapshot_goto(im, id_or_name, err);
-    unlock_drv(im);
+    img_drv_unlock(im);
     if (r < 0) {
         img_err_prepend(err, "Failed to load snapshot: ");
     }
@@ -106,9 +92,9 @@ int img_snapshot_delete(img *im, const char *id, const char *name,
                            "'' does not support internal snapshot "
                            "deletion", im->drv->name);
     }
-    lock_drv(im);
+    img_drv_lock(im);
     r = im->drv->snapshot_delete(im, id, name, err);
-    unlock_drv(im);
+    img_drv_unlock(im);
     return r;
 }
 
@@ -127,8 +113,8 @@ int img_snapshot_load_tmp(img *im, const char *id, const char *name,
                            "'' does not support temporarily loading "
                            "internal snapshots", im->drv->name);
     }
-    lock_drv(im);
+    img_drv_lock(im);
     int r = im->drv->snapshot_load_tmp(im, id, name, err);
-    unlock_drv(im);
+    img_drv_unlock(im);
     return r;
 }

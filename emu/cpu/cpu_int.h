@@ -127,11 +127,34 @@ static inline void emu_reg_set(emu_cpu *c, unsigned r, unsigned size,
 uint32_t emu_phys_read(emu_cpu *c, uint64_t pa, unsigned size);
 void emu_phys_write(emu_cpu *c, uint64_t pa, unsigned size, uint32_t v);
 
-/* The CPL without a call (emu_cpu_cpl in mmu.h is the same rule). */
+/* Flushes the TLB if CR0, CR3 or CR4 changed since it was filled; inline
+ * because the run loop checks before every block. */
+static inline void emu_mmu_sync(emu_cpu *c)
+{
+    if (c->tlb_cr0 != c->cr[0] || c->tlb_cr3 != c->cr[3] ||
+        c->tlb_cr4 != c->cr[4]) {
+        emu_tlb_flush_all(c);
+    }
+}
+
+/* Current privilege level: 0 in real mode, 3 in virtual-8086 mode, else
+ * the RPL of CS (which the SDM keeps equal to the CPL).  Inline: every
+ * memory access asks. */
+static inline unsigned emu_cpu_cpl(const emu_cpu *c)
+{
+    if (!(c->cr[0] & EMU_CR0_PE)) {
+        return 0;
+    }
+    if (c->eflags & 0x20000u) {        /* EFLAGS.VM */
+        return 3;
+    }
+    return c->seg[EMU_CS].sel & 3;
+}
+
+/* True at CPL 3: accesses are user accesses. */
 static inline bool emu_user_mode(const emu_cpu *c)
 {
-    return (c->cr[0] & EMU_CR0_PE) &&
-           ((c->eflags & 0x20000u) || (c->seg[EMU_CS].sel & 3) == 3);
+    return emu_cpu_cpl(c) == 3;
 }
 
 /* Host pointer for a size-byte access at lin that the TLB allows

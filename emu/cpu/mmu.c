@@ -173,14 +173,6 @@ int emu_mmu_translate(emu_cpu *c, uint32_t lin, int acc, bool user,
     return translate(c, lin, acc, user, pa, &rights, err);
 }
 
-void emu_mmu_sync(emu_cpu *c)
-{
-    if (c->tlb_cr0 != c->cr[0] || c->tlb_cr3 != c->cr[3] ||
-        c->tlb_cr4 != c->cr[4]) {
-        emu_tlb_flush_all(c);
-    }
-}
-
 /* Records a translation in the TLB.  Direct writes need a RAM page
  * without decoded code whose D bit is set; a supervisor may write a
  * read-only page while CR0.WP is clear. */
@@ -344,17 +336,6 @@ uint8_t *emu_tlb_ptr(emu_cpu *c, uint32_t lin, int acc)
         return NULL;
     }
     return e->host + (lin & 0xFFF);
-}
-
-unsigned emu_cpu_cpl(const emu_cpu *c)
-{
-    if (!(c->cr[0] & EMU_CR0_PE)) {
-        return 0;
-    }
-    if (c->eflags & 0x20000u) {        /* EFLAGS.VM */
-        return 3;
-    }
-    return c->seg[EMU_CS].sel & 3;
 }
 
 _Noreturn void emu_raise(emu_cpu *c, unsigned vec, uint32_t err)

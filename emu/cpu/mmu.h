@@ -69,8 +69,8 @@ int emu_mmu_translate(struct emu_cpu *c, uint32_t lin, int acc, bool user,
 /* Physical address of an instruction fetch at lin (CPL privilege);
  * raises #PF. */
 uint64_t emu_mmu_fetch_pa(struct emu_cpu *c, uint32_t lin);
-/* Flushes the TLB if CR0, CR3 or CR4 changed since it was filled. */
-void emu_mmu_sync(struct emu_cpu *c);
+/* emu_mmu_sync (cpu_int.h, inline) flushes the TLB if CR0, CR3 or CR4
+ * changed since it was filled. */
 
 /* Drops every TLB entry (CR3 load, CR0.PG/WP or CR4 change, A20 toggle). */
 void emu_tlb_flush_all(struct emu_cpu *c);
@@ -82,9 +82,7 @@ void emu_tlb_protect_phys(struct emu_cpu *c, uint64_t pa);
 /* Opens (true) or closes the A20 gate; closed masks physical bit 20. */
 void emu_cpu_set_a20(struct emu_cpu *c, bool on);
 
-/* Current privilege level: 0 in real mode, 3 in virtual-8086 mode, else
- * the RPL of CS (which the SDM keeps equal to the CPL). */
-unsigned emu_cpu_cpl(const struct emu_cpu *c);
+/* emu_cpu_cpl (cpu_int.h, inline) is the current privilege level. */
 
 /*
  * Raises exception vec with error code err from inside an instruction:

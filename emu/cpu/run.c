@@ -160,10 +160,7 @@ static void run_loop(emu_cpu *c, uint64_t start, uint64_t budget,
         if (run_should_stop(c, ex, start, budget)) {
             return;
         }
-        if (c->tlb_cr0 != c->cr[0] || c->tlb_cr3 != c->cr[3] ||
-            c->tlb_cr4 != c->cr[4]) {
-            emu_mmu_sync(c);        /* paging changed: flush the TLB */
-        }
+        emu_mmu_sync(c);
         int r = run_block(c, budget - (c->icount - start));
         if (r == EMU_EXEC_HALT) {
             c->halted = true;

@@ -24,27 +24,15 @@ same_image()
     fi
 }
 
-mk()
-{
-    both "$QEMU_IMG create -q -f qcow2 $*"
-}
-
-io()
-{
-    local f=$1
-    shift
-    both "qemu-io $* $f >/dev/null"
-}
-
 # A chain base <- mid <- top and an unrelated image.
-mk "-o cluster_size=4k base.qcow2 4M"
-io base.qcow2 -c "'write -P 1 0 4M'"
-mk "-b base.qcow2 -F qcow2 mid.qcow2"
-io mid.qcow2 -c "'write -P 2 1M 512k'" -c "'write -z 3M 64k'"
-mk "-b mid.qcow2 -F qcow2 top.qcow2"
-io top.qcow2 -c "'write -P 3 0 128k'" -c "'write -P 3 1100k 7k'"
-mk "other.qcow2 3M"
-io other.qcow2 -c "'write -P 1 0 1M'" -c "'write -P 9 2M 5k'"
+both_qcow2 "-o cluster_size=4k base.qcow2 4M"
+both_io base.qcow2 -c "'write -P 1 0 4M'"
+both_qcow2 "-b base.qcow2 -F qcow2 mid.qcow2"
+both_io mid.qcow2 -c "'write -P 2 1M 512k'" -c "'write -z 3M 64k'"
+both_qcow2 "-b mid.qcow2 -F qcow2 top.qcow2"
+both_io top.qcow2 -c "'write -P 3 0 128k'" -c "'write -P 3 1100k 7k'"
+both_qcow2 "other.qcow2 3M"
+both_io other.qcow2 -c "'write -P 1 0 1M'" -c "'write -P 9 2M 5k'"
 both "cp top.qcow2 t1.qcow2; cp top.qcow2 t2.qcow2; cp top.qcow2 t3.qcow2"
 both "cp top.qcow2 t4.qcow2; cp top.qcow2 t5.qcow2"
 
@@ -60,8 +48,8 @@ same rebase -q -b mid.qcow2 -F qcow2 t5.qcow2
 same_image t5.qcow2
 
 # Unsafe rebase when the old backing file is gone; -u without -b drops it.
-mk "gone.qcow2 1M"
-mk "-b gone.qcow2 -F qcow2 g.qcow2"
+both_qcow2 "gone.qcow2 1M"
+both_qcow2 "-b gone.qcow2 -F qcow2 g.qcow2"
 both "rm gone.qcow2"
 same rebase -u -b other.qcow2 -F qcow2 g.qcow2
 same_image g.qcow2
@@ -70,13 +58,13 @@ same_image g.qcow2
 
 # A raw backing file that is shorter than the overlay.
 both "truncate -s 1M short.raw"
-mk "-b short.raw -F raw s.qcow2 2M"
-io s.qcow2 -c "'write -P 4 512k 4k'"
+both_qcow2 "-b short.raw -F raw s.qcow2 2M"
+both_io s.qcow2 -c "'write -P 4 512k 4k'"
 same rebase -b other.qcow2 -F qcow2 s.qcow2
 same_image s.qcow2
 
 # Errors.
-mk "e.qcow2 1M"
+both_qcow2 "e.qcow2 1M"
 same rebase e.qcow2
 same rebase -b other.qcow2
 same rebase -b other.qcow2 -F qcow2 e.qcow2 f.qcow2

@@ -79,6 +79,38 @@ same_map()
     done
 }
 
+# same_checked_image FILE: v/FILE passes "qemu-img check", reads like
+# q/FILE, and has the same "info" (but for disk usage and the creation
+# dates of snapshots, made on each side).
+same_checked_image()
+{
+    local f=$1 iq iv
+    "$QEMU_IMG" check -q v/"$f" || cross_fail "qemu-img check v/$f"
+    "$QEMU_IMG" compare -q q/"$f" v/"$f" || cross_fail "compare $f"
+    iq=$(cd q && "$QEMU_IMG" info --output=json "$f" |
+        grep -v -e actual-size -e date-)
+    iv=$(cd v && "$QEMU_IMG" info --output=json "$f" |
+        grep -v -e actual-size -e date-)
+    if [[ $iq != "$iv" ]]; then
+        cross_fail "info $f"
+        diff <(echo "$iq") <(echo "$iv")
+    fi
+}
+
+# both_qcow2 CREATE-ARGS: the same "qemu-img create -f qcow2" on both sides.
+both_qcow2()
+{
+    both "$QEMU_IMG create -q -f qcow2 $*"
+}
+
+# both_io FILE QEMU-IO-ARGS...: the same qemu-io run on both sides.
+both_io()
+{
+    local f=$1
+    shift
+    both "qemu-io $* $f >/dev/null"
+}
+
 finish()
 {
     if ((cross_failures)); then

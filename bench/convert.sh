@@ -21,8 +21,9 @@
 # sparse.raw and full.raw made by qemu-img.  Cases: raw output with and
 # without -W, then qcow2, vhdx and vmdk output for each format "vdisk
 # create -f FMT" supports, qcow2 input to raw and vhdx, compressed qcow2
-# (zlib and zstd) and streamOptimized VMDK.  Uses hyperfine when installed
-# (--warmup 1 --runs RUNS --export-json), else timed loops.  Page cache:
+# (zlib and zstd) and streamOptimized VMDK.  Timing: paired_time.py runs
+# each tool once untimed, then RUNS pairs alternating which goes first
+# (python3, CPU time from wait4).  Page cache:
 # dropped before each run when /proc/sys/vm/drop_caches is writable (as
 # root), otherwise the inputs are warm in the cache (said in the output).
 # Builds nothing: build vdisk first (meson setup build && ninja -C build).
@@ -129,61 +130,25 @@ else
     prepare="rm -f $dir/out; sync"
 fi
 
-# hyperfine, unless BENCH_NO_HYPERFINE is set (to try the fallback).
-have_hyperfine() {
-    [[ -z ${BENCH_NO_HYPERFINE:-} ]] && command -v hyperfine >/dev/null
-}
-
-# "MEAN SD CPU MIN" in seconds for a command line (CPU: user + system
-# time, "-" without hyperfine; MIN: the fastest run, steadier than the
-# mean on a busy machine), from hyperfine's JSON or a timed loop.  Each
-# run starts with the previous output removed and synced, so neither tool
-# pays for the other's write-back.
-mean_time() {
-    local name=$1 cmd=$2
-    if have_hyperfine; then
-        hyperfine --warmup 1 --runs "$RUNS" --prepare "$prepare" \
-            --export-json "$dir/$name.json" -n "$name" "$cmd" \
-            >/dev/null 2>&1 || { echo "failed - - -"; return; }
-        python3 -c 'import json, sys
-r = json.load(open(sys.argv[1]))["results"][0]
-print("%.3f %.3f %.3f %.3f" % (r["mean"], r["stddev"] or 0,
-                               r["user"] + r["system"], r["min"]))' \
-            "$dir/$name.json"
-        return
-    fi
-    local times="" i t0 t1
-    bash -c "$prepare; $cmd" >/dev/null 2>&1 # warmup
-    for ((i = 0; i < RUNS; i++)); do
-        bash -c "$prepare"
-        t0=$EPOCHREALTIME
-        bash -c "$cmd" >/dev/null 2>&1 || { echo "failed - - -"; return; }
-        t1=$EPOCHREALTIME
-        times+=" $t0:$t1"
-    done
-    echo "$times" | awk -v RS=' ' -F: 'NF == 2 {
-        d = $2 - $1; s += d; q += d * d; n++; if (n == 1 || d < lo) lo = d }
-        END { m = s / n; v = n > 1 ? (q - n * m * m) / (n - 1) : 0;
-              printf "%.3f %.3f - %.3f\n", m, (v > 0 ? sqrt(v) : 0), lo }'
-}
-
-# One table row: the same conversion by both tools.
+# One table row: the same conversion by both tools, timed in alternating
+# pairs (paired_time.py).  Each run starts with the previous output
+# removed and synced, so neither tool pays for the other's write-back.
 bench_case() {
-    local label=$1 opts=$2 input=$3
-    local v vsd vcpu vmin q qsd qcpu qmin ratio rmin
+    local label=$1 opts=$2 input=$3 row
     if [[ -n ${BENCH_CASES:-} ]] && ! [[ $label =~ $BENCH_CASES ]]; then
         return
     fi
-    read -r v vsd vcpu vmin < <(mean_time "vdisk-${label// /_}" \
-        "$VDISK convert $opts $dir/$input $dir/out")
-    read -r q qsd qcpu qmin < <(mean_time "qemu-${label// /_}" \
-        "$QEMU_IMG convert $opts $dir/$input $dir/out")
-    ratio=$(awk -v v="$v" -v q="$q" \
-            'BEGIN { if (v > 0) printf "%.2f", q / v; else print "-" }')
-    rmin=$(awk -v v="$vmin" -v q="$qmin" \
-           'BEGIN { if (v > 0) printf "%.2f", q / v; else print "-" }')
-    printf "%-20s %6s %6s %6s %7s %6s %6s %5s %5s\n" "$label" "$v" "$vsd" \
-        "$vcpu" "$q" "$qsd" "$qcpu" "$ratio" "$rmin"
+    row=$(python3 "$here/paired_time.py" "$RUNS" "$prepare" \
+          "$VDISK convert $opts $dir/$input $dir/out" \
+          "$QEMU_IMG convert $opts $dir/$input $dir/out")
+    if [[ $row == failed ]]; then
+        printf "%-20s %s\n" "$label" "failed"
+        return
+    fi
+    local v vsd vcpu vmin q qsd qcpu qmin ratio med rmin
+    read -r v vsd vcpu vmin q qsd qcpu qmin ratio med rmin <<<"$row"
+    printf "%-20s %6s %6s %6s %7s %6s %6s %5s %5s %5s\n" "$label" "$v" \
+        "$vsd" "$vcpu" "$q" "$qsd" "$qcpu" "$ratio" "$med" "$rmin"
 }
 
 vdisk_creates() {
@@ -210,17 +175,14 @@ fi
 sync
 echo "$("$VDISK" --version | head -1); $("$QEMU_IMG" --version | head -1)"
 echo "$(nproc) CPUs, $RUNS runs per case, $cache_note"
-if have_hyperfine; then
-    echo "timing: $(hyperfine --version)"
-else
-    echo "timing: shell loop (hyperfine not installed)"
-fi
+echo "timing: bench/paired_time.py (vdisk and qemu-img runs alternate)"
 echo
 echo "seconds: mean wall time, its standard deviation, mean CPU time"
-echo "(user + system); q/v = qemu-img wall / vdisk wall (means), min = the"
-echo "same for the fastest runs"
-printf "%-20s %6s %6s %6s %7s %6s %6s %5s %5s\n" "case" "vdisk" "sd" "cpu" \
-    "qemu" "sd" "cpu" "q/v" "min"
+echo "(user + system); q/v = qemu-img wall / vdisk wall (means), med = the"
+echo "median of the ratios of runs made in the same pair, min = the ratio"
+echo "of the fastest runs"
+printf "%-20s %6s %6s %6s %7s %6s %6s %5s %5s %5s\n" "case" "vdisk" "sd" \
+    "cpu" "qemu" "sd" "cpu" "q/v" "med" "min"
 bench_case "sparse -O raw" "-O raw" sparse.raw
 bench_case "sparse -O raw -W" "-O raw -W" sparse.raw
 bench_case "full -O raw" "-O raw" full.raw

@@ -62,6 +62,10 @@ void cvt_warn(const cvt_params *p, const char *fmt, ...)
 int cvt_src_copy_offload(const cvt_params *p, uint64_t off, uint64_t len,
                          img_err *err);
 
+/* Hints that [off, off+len) of the concatenation will be read soon
+ * (img_prefetch on each source it touches). */
+void cvt_src_prefetch(const cvt_params *p, uint64_t off, uint64_t len);
+
 /* ---- plan.c: cutting the target into chunks by block status ---- */
 
 typedef struct cvt_plan {
@@ -82,6 +86,43 @@ void cvt_plan_init(cvt_plan *pl, const cvt_params *p, uint64_t chunk);
 int cvt_plan_next(cvt_plan *pl, cvt_chunk *c, img_err *err);
 /* True when the chunk counts towards progress (it is written as data). */
 int cvt_chunk_counts(const cvt_chunk *c);
+
+/* ---- prefetch.c: reading ahead of the workers ---- */
+
+typedef struct cvt_prefetch {
+    const cvt_params *p;
+    cvt_plan plan;         /* its own walk, the same as the workers' */
+    cvt_chunk next;        /* the chunk it stopped at (have_next) */
+    int have_next;
+    uint64_t window;       /* how far past the claimed end it may go */
+    uint64_t head;         /* bytes at the start of a data stretch to fetch */
+    uint64_t stretch;      /* where the current data stretch starts */
+    pthread_mutex_t lock;  /* guards claimed, stop */
+    pthread_cond_t moved;  /* claimed moved on, or stop was set */
+    uint64_t claimed;      /* end of the furthest chunk claimed so far */
+    int stop;
+    int started;           /* the thread runs */
+    pthread_t thread;
+} cvt_prefetch;
+
+/* Prepares a prefetcher for p's sources, walking with data unit chunk,
+ * staying at most window bytes past the claimed end, and fetching the
+ * first head bytes of each stretch of data chunks. */
+void cvt_prefetch_init(cvt_prefetch *pf, const cvt_params *p, uint64_t chunk,
+                       uint64_t window, uint64_t head);
+/* One step of the walk: 1 when a chunk was prefetched or passed over, 0
+ * when the next one is beyond the window, -1 at the end of the walk (or
+ * when a block-status query failed: the workers will report that). */
+int cvt_prefetch_step(cvt_prefetch *pf);
+/* Starts the thread that steps, and waits while the window is full;
+ * nothing when no source can prefetch or the thread cannot start. */
+void cvt_prefetch_start(cvt_prefetch *pf);
+/* The workers have claimed everything before end. */
+void cvt_prefetch_claimed(cvt_prefetch *pf, uint64_t end);
+/* Stops and joins the thread, if it runs. */
+void cvt_prefetch_stop(cvt_prefetch *pf);
+/* Stops it and frees its state. */
+void cvt_prefetch_destroy(cvt_prefetch *pf);
 
 /* ---- ratelimit.c: -r, a write-bandwidth limit ---- */
 

@@ -142,3 +142,22 @@ int cvt_src_copy_offload(const cvt_params *p, uint64_t off, uint64_t len,
     return img_file_copy_range(img_get_file(src), local, img_get_file(p->dst),
                                off, len, err);
 }
+
+/* Asks each source that [off, off+len) touches to start fetching its part
+ * (img_prefetch clips the sector-rounding tail). */
+void cvt_src_prefetch(const cvt_params *p, uint64_t off, uint64_t len)
+{
+    while (len > 0) {
+        uint64_t start;
+        int i = cvt_src_locate(p, off, &start);
+        uint64_t local = off - start;
+        uint64_t span = cvt_src_span(p->src[i]);
+        if (local >= span) {
+            return; /* past the last source */
+        }
+        uint64_t n = span - local < len ? span - local : len;
+        img_prefetch(p->src[i], local, n);
+        off += n;
+        len -= n;
+    }
+}

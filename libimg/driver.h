@@ -90,6 +90,10 @@ struct img_driver {
     int (*pwrite_compressed)(img *im, const void *buf, uint64_t len,
                              uint64_t off, const void *cdata, size_t clen,
                              img_err *err);
+    /* Hints that guest bytes [off, off+len) (inside the size) will be
+     * read soon; called under the per-image lock unless thread-safe.
+     * Only a hint: no result.  May be NULL (nothing to do). */
+    void (*prefetch)(img *im, uint64_t off, uint64_t len);
 };
 
 /* The open image.  Drivers read and set the fields marked "driver". */

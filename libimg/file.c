@@ -8,7 +8,8 @@
  *   - extent NULL means "everything is data";
  *   - flush NULL is a no-op, set_perm NULL takes no locks;
  *   - copy_range, allocate, punch_hole, allocated_size and identity
- *     report -ENOTSUP.
+ *     report -ENOTSUP;
+ *   - prefetch does nothing.
  * Write-type calls on a file opened without IMG_FILE_RDWR fail with -EPERM
  * before reaching the backend.
  */
@@ -209,6 +210,14 @@ int img_file_allocated_size(img_file *f, uint64_t *bytes, img_err *err)
 
 /* Offloaded copy between two files of the same backend.  -ENOTSUP (also
  * after a partial copy) means: copy the whole range with pread/pwrite. */
+void img_file_prefetch(img_file *f, uint64_t off, uint64_t len)
+{
+    assert(f);
+    if (f->ops->prefetch && len > 0) {
+        f->ops->prefetch(f, off, len);
+    }
+}
+
 int img_file_copy_range(img_file *src, uint64_t src_off, img_file *dst,
                         uint64_t dst_off, uint64_t len, img_err *err)
 {

@@ -58,6 +58,10 @@ typedef struct img_file_ops {
      * (copy_file_range); -ENOTSUP when not possible.  May be NULL. */
     int (*copy_range)(img_file *src, uint64_t src_off, img_file *dst,
                       uint64_t dst_off, uint64_t len, img_err *err);
+    /* Hints that [off, off+len) will be read soon, so the backend can
+     * start fetching it (the host file: into the page cache).  Only a
+     * hint: it reports nothing and may do nothing.  May be NULL. */
+    void (*prefetch)(img_file *f, uint64_t off, uint64_t len);
     /* Takes/updates QEMU-compatible locks: perms held, perms shared with
      * others.  May be NULL (no locking for that backend). */
     int (*set_perm)(img_file *f, unsigned perm, unsigned shared, img_err *err);
@@ -114,6 +118,8 @@ int img_file_extent(img_file *f, uint64_t off, uint64_t len, int *is_data,
 int img_file_allocated_size(img_file *f, uint64_t *bytes, img_err *err);
 int img_file_copy_range(img_file *src, uint64_t src_off, img_file *dst,
                         uint64_t dst_off, uint64_t len, img_err *err);
+/* A no-op for backends without the hook. */
+void img_file_prefetch(img_file *f, uint64_t off, uint64_t len);
 int img_file_set_perm(img_file *f, unsigned perm, unsigned shared,
                       img_err *err);
 int img_file_identity(img_file *f, uint64_t *dev, uint64_t *ino);

@@ -89,6 +89,13 @@ int img_pwrite(img *im, const void *buf, uint64_t len, uint64_t off,
 int img_pwrite_zeroes(img *im, uint64_t off, uint64_t len, unsigned flags,
                       img_err *err);
 int img_discard(img *im, uint64_t off, uint64_t len, img_err *err);
+/* Hints that [off, off+len) will be read soon, so that the format can
+ * start fetching it from its file (a cold source reads faster when the
+ * next chunks are already on their way).  The range is clipped to the
+ * size; a no-op for formats without the hook. */
+void img_prefetch(img *im, uint64_t off, uint64_t len);
+/* True when img_prefetch can do something for this image. */
+int img_can_prefetch(const img *im);
 int img_flush(img *im, img_err *err);
 /* Preallocation modes (QEMU's PreallocMode order). */
 enum {

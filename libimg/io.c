@@ -63,6 +63,24 @@ int img_pread(img *im, void *buf, uint64_t len, uint64_t off, img_err *err)
     return r;
 }
 
+void img_prefetch(img *im, uint64_t off, uint64_t len)
+{
+    if (!im->drv->prefetch || off >= im->size || len == 0) {
+        return;
+    }
+    if (len > im->size - off) {
+        len = im->size - off;
+    }
+    img_drv_lock(im);
+    im->drv->prefetch(im, off, len);
+    img_drv_unlock(im);
+}
+
+int img_can_prefetch(const img *im)
+{
+    return im->drv->prefetch != NULL;
+}
+
 int img_pwrite(img *im, const void *buf, uint64_t len, uint64_t off,
                unsigned flags, img_err *err)
 {

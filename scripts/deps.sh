@@ -24,8 +24,9 @@ DEPS_TEST=(libcriterion-dev libvmdk-dev libbfio-dev libvhdi-dev libqcow-dev)
 # Reference implementations the tests compare against, and the benchmarks
 # (libvmdk-utils, libvhdi-utils, libqcow-utils: libyal's vmdkinfo,
 # vhdiinfo and qcowinfo; qemu-system-x86: QEMU TCG, the reference the
-# emulator's boot output and speed are compared with).
-DEPS_ORACLE=(qemu-utils hyperfine libvmdk-utils libvhdi-utils libqcow-utils
+# emulator's boot output and speed are compared with; python3: JSON
+# checks in the shell tests and bench/paired_time.py).
+DEPS_ORACLE=(qemu-utils python3 libvmdk-utils libvhdi-utils libqcow-utils
              qemu-system-x86)
 # The Linux test guests (tests/guests/build.sh: partitioning, FAT +
 # SYSLINUX, ext4 + GRUB's i386-pc images, the initramfs).  build.sh also

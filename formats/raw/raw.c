@@ -58,6 +58,12 @@ static int raw_pread(img *im, void *buf, uint64_t len, uint64_t off,
     return img_file_pread(im->file, buf, len, off, err);
 }
 
+/* Guest offsets are file offsets. */
+static void raw_prefetch(img *im, uint64_t off, uint64_t len)
+{
+    img_file_prefetch(im->file, off, len);
+}
+
 static int raw_pwrite(img *im, const void *buf, uint64_t len, uint64_t off,
                       unsigned flags, img_err *err)
 {
@@ -186,4 +192,5 @@ const img_driver img_raw_driver = {
     .truncate = raw_truncate,
     .create = raw_create,
     .measure = raw_measure,
+    .prefetch = raw_prefetch,
 };

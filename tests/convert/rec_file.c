@@ -20,6 +20,8 @@ typedef struct rec_file {
     size_t nops, cap_ops;
     rec_op *reads; /* reads, in order */
     size_t nreads, cap_reads;
+    rec_op *prefetches; /* prefetch hints, in order */
+    size_t nprefetches, cap_prefetches;
     rec_hook before_read, after_write;
     void *opaque;
     uint64_t bad_off, bad_len; /* reads overlapping this fail */
@@ -79,6 +81,16 @@ static int rec_pwrite(img_file *f, const void *buf, size_t len, uint64_t off,
         r->after_write(r->opaque, off, len);
     }
     return ret;
+}
+
+static void rec_prefetch(img_file *f, uint64_t off, uint64_t len)
+{
+    rec_file *r = to_rec(f);
+    pthread_mutex_lock(&r->lock);
+    log_op(&r->prefetches, &r->nprefetches, &r->cap_prefetches, 'p', off,
+           len);
+    pthread_mutex_unlock(&r->lock);
+    img_file_prefetch(r->inner, off, len);
 }
 
 static int rec_get_size(img_file *f, uint64_t *size, img_err *err)
@@ -156,6 +168,7 @@ static void rec_close(img_file *f)
     pthread_mutex_destroy(&r->lock);
     free(r->ops);
     free(r->reads);
+    free(r->prefetches);
     free(r);
 }
 
@@ -168,6 +181,7 @@ static const img_file_ops rec_ops = {
     .flush = rec_flush,
     .punch_hole = rec_punch_hole,
     .extent = rec_extent,
+    .prefetch = rec_prefetch,
     .close = rec_close,
 };
 
@@ -187,14 +201,28 @@ img_file *rec_file_new(img_file *inner, int sparse)
     return &r->base;
 }
 
+/* Copies up to max entries of a log (under the lock); returns its length. */
+static size_t copy_log(rec_file *r, const rec_op *const *log, const size_t *n,
+                       rec_op *out, size_t max)
+{
+    pthread_mutex_lock(&r->lock);
+    size_t len = *n;
+    memcpy(out, *log, (len < max ? len : max) * sizeof(*out));
+    pthread_mutex_unlock(&r->lock);
+    return len;
+}
+
 size_t rec_file_ops(img_file *f, rec_op *out, size_t max)
 {
     rec_file *r = to_rec(f);
-    pthread_mutex_lock(&r->lock);
-    size_t n = r->nops;
-    memcpy(out, r->ops, (n < max ? n : max) * sizeof(*out));
-    pthread_mutex_unlock(&r->lock);
-    return n;
+    return copy_log(r, (const rec_op *const *)&r->ops, &r->nops, out, max);
+}
+
+size_t rec_file_prefetches(img_file *f, rec_op *out, size_t max)
+{
+    rec_file *r = to_rec(f);
+    return copy_log(r, (const rec_op *const *)&r->prefetches,
+                    &r->nprefetches, out, max);
 }
 
 uint64_t rec_file_reads_in(img_file *f, uint64_t off, uint64_t len)

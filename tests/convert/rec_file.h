@@ -1,7 +1,8 @@
 /* tests/convert/rec_file.h -- an img_file wrapper for the conversion tests:
- * records every write-type call in order, can report all-zero 4 KiB blocks
- * as holes (like a sparse host file), and can call hooks before reads and
- * after writes so tests can steer the order in which workers proceed.
+ * records every write-type call in order and every prefetch hint, can
+ * report all-zero 4 KiB blocks as holes (like a sparse host file), and can
+ * call hooks before reads and after writes so tests can steer the order in
+ * which workers proceed.
  */
 #ifndef TESTS_CONVERT_REC_FILE_H
 #define TESTS_CONVERT_REC_FILE_H
@@ -26,6 +27,8 @@ typedef void (*rec_hook)(void *opaque, uint64_t off, uint64_t len);
 img_file *rec_file_new(img_file *inner, int sparse);
 /* Copies up to max recorded calls to out; returns how many there are. */
 size_t rec_file_ops(img_file *f, rec_op *out, size_t max);
+/* Same for prefetch hints (kind 'p'), recorded apart from the writes. */
+size_t rec_file_prefetches(img_file *f, rec_op *out, size_t max);
 /* Counts reads that overlap [off, off+len). */
 uint64_t rec_file_reads_in(img_file *f, uint64_t off, uint64_t len);
 /* Makes every read overlapping [off, off+len) fail with EIO. */

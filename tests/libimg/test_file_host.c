@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "libimg/file.h"
@@ -387,6 +389,55 @@ Test(file_host, copy_range_to_other_backend_is_not_supported)
     cr_assert_eq(err.code, ENOTSUP);
     img_file_close(src);
     img_file_close(mem);
+}
+
+/* Pages of the first len bytes of fd that are in the page cache. */
+static size_t resident_pages(int fd, size_t len)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    size_t n = (len + (size_t)page - 1) / (size_t)page;
+    unsigned char vec[(4 * MIB) / 4096 + 1];
+    cr_assert(n <= sizeof(vec));
+    void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    cr_assert(map != MAP_FAILED, "mmap: %s", strerror(errno));
+    cr_assert_eq(mincore(map, len, vec), 0, "mincore: %s", strerror(errno));
+    munmap(map, len);
+    size_t in = 0;
+    for (size_t i = 0; i < n; i++) {
+        in += vec[i] & 1;
+    }
+    return in;
+}
+
+/* The hint really starts reading: after the file's pages are dropped from
+ * the page cache, prefetch brings them back without any read. */
+Test(file_host, prefetch_reads_into_the_page_cache)
+{
+    const char *path = make_tmp(0);
+    img_file *f = open_rw(path);
+    static uint8_t data[MIB];
+    memset(data, 0x3c, sizeof(data));
+    cr_assert_eq(img_file_pwrite(f, data, sizeof(data), 0, NULL), 0);
+    cr_assert_eq(img_file_flush(f, NULL), 0);
+    int fd = open(path, O_RDONLY);
+    cr_assert(fd >= 0);
+    posix_fadvise(fd, 0, MIB, POSIX_FADV_DONTNEED);
+    if (resident_pages(fd, MIB) != 0) {
+        close(fd);
+        img_file_close(f);
+        cr_skip_test("this file system keeps the pages: nothing to observe");
+    }
+    img_file_prefetch(f, 0, MIB);
+    size_t in = 0;
+    for (int i = 0; i < 500 && in < MIB / 4096; i++) {
+        struct timespec ms10 = { .tv_nsec = 10 * 1000 * 1000 };
+        nanosleep(&ms10, NULL);
+        in = resident_pages(fd, MIB);
+    }
+    cr_assert_eq(in, MIB / 4096, "%zu of %u pages read ahead", in,
+                 MIB / 4096);
+    close(fd);
+    img_file_close(f);
 }
 
 Test(file_host, identity_matches_same_inode_only)

@@ -62,7 +62,7 @@ static int map_get_status(img *top, int64_t off, int64_t len, map_entry *e,
         .zero = (r & IMG_BS_ZERO) != 0,
         .present = (r & IMG_BS_ALLOCATED) != 0,
         .has_offset = has_offset,
-        .filename = has_offset && file ? img_filename(file) : NULL,
+        .filename = has_offset && file ? img_host_file_name(file, off) : NULL,
     };
     return 0;
 }

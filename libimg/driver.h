@@ -94,6 +94,11 @@ struct img_driver {
      * read soon; called under the per-image lock unless thread-safe.
      * Only a hint: no result.  May be NULL (nothing to do). */
     void (*prefetch)(img *im, uint64_t off, uint64_t len);
+    /* The name of the file that block_status's host offset for guest
+     * offset off refers to, when that is not the image's own file (a
+     * qcow2 external data file, a VMDK extent file); NULL otherwise.
+     * Borrowed, valid while the image is open.  May be NULL. */
+    const char *(*host_file_name)(img *im, uint64_t off);
 };
 
 /* The open image.  Drivers read and set the fields marked "driver". */

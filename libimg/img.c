@@ -282,6 +282,17 @@ int img_check(img *im, img_check_result *res, unsigned fix, img_err *err)
 
 uint64_t img_size(const img *im) { return im->size; }
 const char *img_filename(const img *im) { return im->filename; }
+
+const char *img_host_file_name(img *im, uint64_t off)
+{
+    const char *name = NULL;
+    if (im->drv->host_file_name) {
+        img_drv_lock(im);
+        name = im->drv->host_file_name(im, off);
+        img_drv_unlock(im);
+    }
+    return name ? name : im->filename;
+}
 const char *img_format(const img *im) { return im->drv->name; }
 img *img_backing(const img *im) { return im->backing; }
 const char *img_backing_name(const img *im) { return im->backing_name; }

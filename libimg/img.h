@@ -174,6 +174,10 @@ int img_check(img *im, img_check_result *res, unsigned fix, img_err *err);
 /* Accessors. */
 uint64_t img_size(const img *im);
 const char *img_filename(const img *im);  /* as given to img_open */
+/* The file that a host offset from img_block_status at guest offset off
+ * refers to (what qemu-img map prints as "File"): an external data file
+ * or extent file where the format has them, else img_filename(). */
+const char *img_host_file_name(img *im, uint64_t off);
 const char *img_format(const img *im);    /* driver name */
 img *img_backing(const img *im);          /* NULL when none/not opened */
 const char *img_backing_name(const img *im); /* as stored in the image */

@@ -527,6 +527,14 @@ static int qcow2_pread(img *im, void *buf, uint64_t len, uint64_t off,
     return read_guest(im, buf, len, off, 1, err);
 }
 
+/* Host offsets point into the external data file when there is one. */
+static const char *qcow2_host_file_name(img *im, uint64_t off)
+{
+    qcow2_state *s = im->state;
+    (void)off;
+    return s->data_owned ? s->data_path : NULL;
+}
+
 /* With preallocated metadata, QEMU asks the file whether a data range
  * is a hole there (which then reads as zeros). */
 static int prealloc_zero(img *im, const qcow2_extent *e, uint64_t *pnum,
@@ -667,6 +675,7 @@ const img_driver img_qcow2_driver = {
     .pwrite_zeroes = qcow2_pwrite_zeroes,
     .discard = qcow2_discard,
     .block_status = qcow2_block_status,
+    .host_file_name = qcow2_host_file_name,
     .flush = qcow2_flush,
     .truncate = qcow2_truncate,
     .create = qcow2_create,

@@ -700,6 +700,15 @@ static int vmdk_block_status(img *im, uint64_t off, uint64_t len,
     return vmdk_flat_status(e, in, n, pnum, host_off, err);
 }
 
+/* The extent's own file, unless it is the descriptor file itself (a
+ * monolithic image). */
+static const char *vmdk_host_file_name(img *im, uint64_t off)
+{
+    vmdk_state *s = im->state;
+    const vmdk_extent *e = find_extent(s, off);
+    return e->own_file ? e->path : NULL;
+}
+
 /* flush hook: stream metadata first, then every written file (not
  * synced with IMG_OPEN_NO_FLUSH, cache=unsafe). */
 static int vmdk_flush(img *im, img_err *err)
@@ -807,6 +816,7 @@ const img_driver img_vmdk_driver = {
     .pwrite = vmdk_pwrite,
     .pwrite_zeroes = vmdk_pwrite_zeroes,
     .block_status = vmdk_block_status,
+    .host_file_name = vmdk_host_file_name,
     .flush = vmdk_flush,
     .create = vmdk_create,
     .check = vmdk_check,

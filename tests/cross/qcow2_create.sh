@@ -98,6 +98,11 @@ same_files ext1.qcow2 d1.raw ext2.qcow2 d2.raw ext3.qcow2 d3.raw \
 for f in ext1.qcow2 ext2.qcow2 ext3.qcow2 ext4.qcow2; do
     (cd v && "$QEMU_IMG" check -q $f) || cross_fail "qemu-img check $f"
 done
+# "map" names the data file, not the image, in its File column.
+both 'qemu-io -c "write -P 1 0 64k" -c "write -P 2 512k 4k" ext1.qcow2 \
+      >/dev/null'
+same map ext1.qcow2
+same map --output=json ext1.qcow2
 
 # Errors: the same exit status and stdout (the Formatting line first).
 same create -f qcow2 -o cluster_size=1000 e.qcow2 1M

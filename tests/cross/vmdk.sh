@@ -3,10 +3,10 @@
 # 1. "create -f vmdk" prints the same "Formatting ..." line, "-o help" and
 #    exit status as qemu-img for every subformat, option and error.
 # 2. On images qemu-img made (every subformat, qemu-io writes, a backing
-#    chain), "info" (human and JSON), "map --output=json", "check" and
-#    "compare" print exactly what qemu-img prints (the human map too for
-#    single-file images; for split images QEMU names each extent file in
-#    its "File" column, which vdisk cannot know).
+#    chain, a split image with data on both sides of an extent boundary),
+#    "info" (human and JSON), "map" (human, whose File column names each
+#    extent's file, and JSON), "check" and "compare" print exactly what
+#    qemu-img prints.
 # 3. Every image vdisk converts to VMDK passes "qemu-img check", compares
 #    equal to its source in qemu-img, opens in vmdkinfo, and converts back
 #    identically with vdisk.
@@ -72,6 +72,11 @@ mkdir img || exit 1
         monolithicSparse.vmdk stream.vmdk
     "$QEMU_IMG" create -q -f vmdk -b zg.vmdk -F vmdk ov.vmdk
     qemu_io -c 'write -P 0x55 3M 4k' -c 'write -z 0 4k' ov.vmdk
+    # Three 2 GiB extents; the writes straddle the first boundary.
+    "$QEMU_IMG" create -q -f vmdk -o subformat=twoGbMaxExtentSparse split.vmdk \
+        5G
+    qemu_io -c 'write -P 0x66 0 64k' -c 'write -P 0x77 2047M 2M' \
+        -c 'write -P 0x88 4100M 64k' split.vmdk
 ) || exit 1
 single=(monolithicSparse zg stream ov)
 multi=(monolithicFlat twoGbMaxExtentSparse twoGbMaxExtentFlat)
@@ -79,14 +84,16 @@ for im in "${single[@]}" "${multi[@]}"; do
     same_here info $im.vmdk
     same_here info --output=json $im.vmdk
     same_here info --backing-chain $im.vmdk
-    same_here map --output=json $im.vmdk
     same_here check $im.vmdk
     same_here check --output=json $im.vmdk
     same_here compare monolithicSparse.vmdk $im.vmdk
 done
-for im in "${single[@]}"; do
+for im in "${single[@]}" "${multi[@]}" split; do
     same_here map $im.vmdk
+    same_here map --output=json $im.vmdk
 done
+same_here info split.vmdk
+same_here check split.vmdk
 
 # ---- 3. images vdisk writes ----
 head -c 1500000 /dev/urandom > src.raw

@@ -667,8 +667,13 @@ static int run_copy(const cli_env *env, const convert_args *a, convert_state *s)
     if (s->created && p.target_has_backing && img_backing(s->dst)) {
         p.target_backing_size = img_size(img_backing(s->dst));
     }
-    p.progress = on_progress;
+    /* qemu-img walks the sources' block status before copying, for its
+     * progress count.  vdisk does that only for a progress bar, or when
+     * the target existed (-n): a corrupt source map then fails before
+     * the target changes.  A target made here is removed on failure. */
+    p.progress = s->progress.enabled ? on_progress : NULL;
     p.progress_opaque = &s->progress;
+    p.prescan = !s->created;
     p.salvage = a->salvage;
     p.warn = a->quiet ? NULL : on_warn;
     p.warn_opaque = (void *)env;

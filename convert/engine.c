@@ -464,7 +464,7 @@ static uint64_t chunk_size(const cvt_params *p, int packed)
 static int run(cvt_run_state *st, img_err *err)
 {
     const cvt_params *p = st->p;
-    int r = p->progress ? prescan(st, err) : 0;
+    int r = p->progress || p->prescan ? prescan(st, err) : 0;
     if (r < 0) {
         return r;
     }

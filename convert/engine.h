@@ -75,8 +75,11 @@ typedef struct cvt_params {
     int salvage;         /* --salvage: unreadable sectors become zeros */
     cvt_warn_fn warn;    /* salvage warnings; NULL: silent */
     void *warn_opaque;
-    cvt_progress_fn progress; /* NULL: no progress (and no pre-scan) */
+    cvt_progress_fn progress; /* NULL: no progress */
     void *progress_opaque;
+    int prescan; /* walk the sources' block status before writing (as
+                  * qemu-img always does): an unreadable map then fails
+                  * before the target changes.  Implied by progress. */
 } cvt_params;
 
 /* What a run did, in bytes of the target. */

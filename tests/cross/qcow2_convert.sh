@@ -71,4 +71,21 @@ same_files ovl.qcow2
 (cd v && "$QEMU_IMG" compare -q ovl.qcow2 src.raw) ||
     cross_fail "compare ovl.qcow2"
 
+# A source whose map is corrupt past its start (an unaligned L2 offset in
+# L1 entry 2) fails in the block-status walk that comes before any write:
+# an existing target (-n) is left as it was.
+both "$QEMU_IMG create -q -f qcow2 -o cluster_size=4k bad.qcow2 8M &&
+      qemu-io -c 'write -P 1 0 64k' -c 'write -P 2 4M 64k' bad.qcow2 \
+          >/dev/null &&
+      python3 -c 'import struct, sys
+f = open(\"bad.qcow2\", \"r+b\")
+f.seek(40)
+l1 = struct.unpack(\">Q\", f.read(8))[0]
+f.seek(l1 + 2 * 8)
+f.write(struct.pack(\">Q\", 1 << 63 | 0x1200))' &&
+      $QEMU_IMG create -q -f raw target.raw 8M &&
+      qemu-io -f raw -c 'write -P 9 0 8M' target.raw >/dev/null"
+same convert -n -O raw bad.qcow2 target.raw
+same_files target.raw
+
 finish

@@ -48,6 +48,9 @@ void cli_warn(const cli_env *env, const char *fmt, ...)
 /* --output=human|json */
 typedef enum cli_output { CLI_OUTPUT_HUMAN, CLI_OUTPUT_JSON } cli_output;
 int cli_parse_output(const char *s, cli_output *out); /* -EINVAL if bad */
+/* --output's value (arg NULL: not given, *out unchanged): 0, or 1 after
+ * printing qemu-img's "--output must be used with human or json" error. */
+int cli_output_option(const cli_env *env, const char *arg, cli_output *out);
 
 /* qemu's size_to_str(): "1 GiB", "4 KiB", "1.5 MiB", "512 B". */
 void cli_size_to_str(uint64_t size, char *buf, size_t len);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "opt_common.h"
 
 /* qemu-img's exit status for a format without checks. */
 #define CHECK_EXIT_NOTSUP 63
@@ -27,6 +28,8 @@ typedef struct check_args {
     unsigned flags; /* IMG_OPEN_* */
     unsigned fix;   /* IMG_FIX_* */
     int quiet;      /* -q: errors only */
+    const char *output_arg; /* --output's value, checked after the options */
+    const char *cache;      /* -T's value, checked after the options */
 } check_args;
 
 /* ---- printing ---- */
@@ -198,27 +201,6 @@ static int check_image(const cli_env *env, img *im, const check_args *a)
 
 /* ---- command line ---- */
 
-/* qemu-img's error_exit(): a message and a pointer to --help. */
-static int check_usage_error(const cli_env *env, const char *msg,
-                             const char *arg)
-{
-    if (arg) {
-        cli_error(env, "%s '%s'\nTry '%s --help' for more information", msg,
-                  arg, env->prog);
-    } else {
-        cli_error(env, "%s\nTry '%s --help' for more information", msg,
-                  env->prog);
-    }
-    return 1;
-}
-
-static int check_help(const cli_env *env)
-{
-    const cli_command *c = cli_find_command("check");
-    printf("usage: %s check %s\n", env->prog, c ? c->usage : "");
-    return 0;
-}
-
 /* -T: the cache modes QEMU accepts (all mean the same to us). */
 static int check_cache_valid(const char *mode)
 {
@@ -250,30 +232,24 @@ static int check_repair_mode(const cli_env *env, const char *s, check_args *a)
     return -1;
 }
 
-enum { OPT_OUTPUT = 256 };
+enum { OPT_OUTPUT = CLI_OPT_LOCAL };
 
-/* One option; returns -1 to go on, else the exit status. */
-static int check_option(const cli_env *env, int c, char **argv, check_args *a,
-                        const char **output, const char **cache)
+/* One of check's own options (cli_opt_fn); -1 to go on, else the
+ * status. */
+static int check_option(const cli_env *env, int c, void *args)
 {
+    check_args *a = args;
     switch (c) {
-    case ':':
-        return check_usage_error(env, "missing argument for option",
-                                 argv[optind - 1]);
-    case '?':
-        return check_usage_error(env, "unrecognized option", argv[optind - 1]);
-    case 'h':
-        return check_help(env);
     case 'f':
         a->fmt = optarg;
         break;
     case 'r':
         return check_repair_mode(env, optarg, a);
     case OPT_OUTPUT:
-        *output = optarg;
+        a->output_arg = optarg;
         break;
     case 'T':
-        *cache = optarg;
+        a->cache = optarg;
         break;
     case 'q':
         a->quiet = 1;
@@ -288,34 +264,31 @@ static int check_option(const cli_env *env, int c, char **argv, check_args *a,
 /* Returns -1 when the arguments are fine, else the exit status. */
 static int check_parse(const cli_env *env, int argc, char **argv, check_args *a)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
+    static const struct option extra[] = {
         { "format", required_argument, NULL, 'f' },
         { "repair", required_argument, NULL, 'r' },
         { "output", required_argument, NULL, OPT_OUTPUT },
-        { "force-share", no_argument, NULL, 'U' },
         { NULL, 0, NULL, 0 },
     };
-    const char *output = NULL, *cache = "writeback";
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":hf:r:T:qU", longopts, NULL)) != -1) {
-        int r = check_option(env, c, argv, a, &output, &cache);
-        if (r >= 0) {
-            return r;
-        }
+    static const cli_opt_spec spec = {
+        .cmd = "check",
+        .shortopts = ":hf:r:T:qU",
+        .extra = extra,
+        .image_opts_status = 1, /* --image-opts: "... is not supported" */
+        .fn = check_option,
+    };
+    int r = cli_parse_opts(env, argc, argv, &spec, a);
+    if (r < 0) {
+        r = cli_expect_files(env, argc, argv, 1, &a->filename);
     }
-    if (optind != argc - 1) {
-        return check_usage_error(env, "Expecting one image file name", NULL);
+    if (r >= 0) {
+        return r;
     }
-    a->filename = argv[optind];
-    if (output && cli_parse_output(output, &a->output) < 0) {
-        cli_error(env, "--output must be used with human or json as "
-                       "argument.");
+    if (cli_output_option(env, a->output_arg, &a->output)) {
         return 1;
     }
-    if (!check_cache_valid(cache)) {
-        cli_error(env, "Invalid source cache option: %s", cache);
+    if (!check_cache_valid(a->cache)) {
+        cli_error(env, "Invalid source cache option: %s", a->cache);
         return 1;
     }
     return -1;
@@ -323,7 +296,7 @@ static int check_parse(const cli_env *env, int argc, char **argv, check_args *a)
 
 int cmd_check(const cli_env *env, int argc, char **argv)
 {
-    check_args a = { .output = CLI_OUTPUT_HUMAN };
+    check_args a = { .output = CLI_OUTPUT_HUMAN, .cache = "writeback" };
     int r = check_parse(env, argc, argv, &a);
     if (r >= 0) {
         return r;

@@ -531,12 +531,7 @@ static int info_parse(const cli_env *env, int argc, char **argv, info_args *a)
         return info_usage_error(env, "Expecting one image file name", NULL);
     }
     a->filename = argv[optind];
-    if (output && cli_parse_output(output, &a->output) < 0) {
-        cli_error(env, "--output must be used with human or json as "
-                       "argument.");
-        return 1;
-    }
-    return -1;
+    return cli_output_option(env, output, &a->output) ? 1 : -1;
 }
 
 int cmd_info(const cli_env *env, int argc, char **argv)

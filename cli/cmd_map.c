@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "opt_common.h"
 
 /* Status is asked for at most this much at a time (qemu-img: 1 GiB). */
 #define MAP_CHUNK (1ull << 30)
@@ -38,6 +39,7 @@ typedef struct map_args {
     unsigned flags;     /* IMG_OPEN_* */
     int64_t start;      /* --start-offset */
     int64_t max_length; /* --max-length, -1 when not given */
+    const char *output_arg; /* --output's value, checked after the options */
 } map_args;
 
 /* Status of [off, off+len) through the chain, as one entry. */
@@ -169,19 +171,6 @@ static int map_walk(const cli_env *env, img *top, const map_args *a)
 
 /* ---- command line ---- */
 
-/* qemu-img's error_exit(): a message and a pointer to --help. */
-static int map_usage_error(const cli_env *env, const char *msg, const char *arg)
-{
-    if (arg) {
-        cli_error(env, "%s '%s'\nTry '%s --help' for more information", msg,
-                  arg, env->prog);
-    } else {
-        cli_error(env, "%s\nTry '%s --help' for more information", msg,
-                  env->prog);
-    }
-    return 1;
-}
-
 /* qemu-img's cvtnum(): a size in [0, INT64_MAX] or -1 (error printed). */
 static int64_t map_cvtnum(const cli_env *env, const char *name,
                           const char *value)
@@ -206,27 +195,13 @@ static int64_t map_cvtnum(const cli_env *env, const char *name,
     return (int64_t)v;
 }
 
-static int map_help(const cli_env *env)
-{
-    const cli_command *c = cli_find_command("map");
-    printf("usage: %s map %s\n", env->prog, c ? c->usage : "");
-    return 0;
-}
+enum { OPT_OUTPUT = CLI_OPT_LOCAL };
 
-enum { OPT_OUTPUT = 256 };
-
-/* One option; returns -1 to go on, else the exit status. */
-static int map_option(const cli_env *env, int c, char **argv, map_args *a,
-                      const char **output)
+/* One of map's own options (cli_opt_fn); -1 to go on, else the status. */
+static int map_option(const cli_env *env, int c, void *args)
 {
+    map_args *a = args;
     switch (c) {
-    case ':':
-        return map_usage_error(env, "missing argument for option",
-                               argv[optind - 1]);
-    case '?':
-        return map_usage_error(env, "unrecognized option", argv[optind - 1]);
-    case 'h':
-        return map_help(env);
     case 'f':
         a->fmt = optarg;
         break;
@@ -234,7 +209,7 @@ static int map_option(const cli_env *env, int c, char **argv, map_args *a,
         a->flags |= IMG_OPEN_FORCE_SHARE;
         break;
     case OPT_OUTPUT:
-        *output = optarg;
+        a->output_arg = optarg;
         break;
     case 's':
         a->start = map_cvtnum(env, "start offset", optarg);
@@ -249,34 +224,28 @@ static int map_option(const cli_env *env, int c, char **argv, map_args *a,
 /* Returns -1 when the arguments are fine, else the exit status. */
 static int map_parse(const cli_env *env, int argc, char **argv, map_args *a)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
+    static const struct option extra[] = {
         { "format", required_argument, NULL, 'f' },
         { "output", required_argument, NULL, OPT_OUTPUT },
-        { "force-share", no_argument, NULL, 'U' },
         { "start-offset", required_argument, NULL, 's' },
         { "max-length", required_argument, NULL, 'l' },
         { NULL, 0, NULL, 0 },
     };
-    const char *output = NULL;
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":f:s:l:hU", longopts, NULL)) != -1) {
-        int r = map_option(env, c, argv, a, &output);
-        if (r >= 0) {
-            return r;
-        }
+    static const cli_opt_spec spec = {
+        .cmd = "map",
+        .shortopts = ":f:s:l:hU",
+        .extra = extra,
+        .image_opts_status = 1, /* --image-opts: "... is not supported" */
+        .fn = map_option,
+    };
+    int r = cli_parse_opts(env, argc, argv, &spec, a);
+    if (r < 0) {
+        r = cli_expect_files(env, argc, argv, 1, &a->filename);
     }
-    if (optind != argc - 1) {
-        return map_usage_error(env, "Expecting one image file name", NULL);
+    if (r >= 0) {
+        return r;
     }
-    a->filename = argv[optind];
-    if (output && cli_parse_output(output, &a->output) < 0) {
-        cli_error(env, "--output must be used with human or json as "
-                       "argument.");
-        return 1;
-    }
-    return -1;
+    return cli_output_option(env, a->output_arg, &a->output) ? 1 : -1;
 }
 
 int cmd_map(const cli_env *env, int argc, char **argv)

@@ -249,12 +249,7 @@ enum { OPT_OUTPUT = 256, OPT_SIZE };
 static int measure_output_arg(const cli_env *env, const char *s,
                               measure_args *a)
 {
-    if (cli_parse_output(s, &a->output) < 0) {
-        cli_error(env, "--output must be used with human or json as "
-                       "argument.");
-        return -1;
-    }
-    return 0;
+    return cli_output_option(env, s, &a->output) ? -1 : 0;
 }
 
 /* One option; returns -1 to go on, else the exit status.  Like qemu-img,

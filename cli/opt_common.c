@@ -43,6 +43,14 @@ static void build_longopts(const cli_opt_spec *spec, struct option *out)
     out[n] = (struct option){ NULL, 0, NULL, 0 };
 }
 
+/* -h without a help function: "usage: PROG CMD USAGE". */
+static int usage_line(const cli_env *env, const char *name)
+{
+    const cli_command *cmd = cli_find_command(name);
+    printf("usage: %s %s %s\n", env->prog, name, cmd ? cmd->usage : "");
+    return 0;
+}
+
 /* An option every such command treats alike: -1 to go on, the exit
  * status to stop with, or OPT_NOT_COMMON. */
 static int common_option(const cli_env *env, int c, char **argv,
@@ -57,9 +65,7 @@ static int common_option(const cli_env *env, int c, char **argv,
         if (spec->help) {
             return spec->help(env);
         }
-        printf("usage: %s %s %s\n", env->prog, spec->cmd,
-               cli_find_command(spec->cmd)->usage);
-        return 0;
+        return usage_line(env, spec->cmd);
     case CLI_OPT_OBJECT:
         return -1; /* accepted and ignored: nothing here needs secrets */
     case CLI_OPT_IMAGE_OPTS:

@@ -63,6 +63,16 @@ int cli_parse_output(const char *s, cli_output *out)
     return 0;
 }
 
+int cli_output_option(const cli_env *env, const char *arg, cli_output *out)
+{
+    if (arg && cli_parse_output(arg, out) < 0) {
+        cli_error(env, "--output must be used with human or json as "
+                       "argument.");
+        return 1;
+    }
+    return 0;
+}
+
 /* Three significant digits in the largest binary unit that keeps the
  * number below 1000 ("1000 B" is already "0.977 KiB"): the exponent of
  * size * 1024 / 1000 picks the unit, as in QEMU. */
@@ -78,15 +88,16 @@ void cli_size_to_str(uint64_t size, char *buf, size_t len)
     snprintf(buf, len, "%0.3g %sB", (double)size / div, units[i]);
 }
 
+/* Written straight to stderr, so that no message is cut short: qemu-img
+ * prints an unknown option of any length whole. */
 int cli_usage_error(const cli_env *env, const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
+    fprintf(stderr, "%s: ", env->prog);
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vfprintf(stderr, fmt, ap);
     va_end(ap);
-    cli_error(env, "%s\nTry '%s --help' for more information", msg,
-              env->prog);
+    fprintf(stderr, "\nTry '%s --help' for more information\n", env->prog);
     return 1;
 }
 

@@ -13,6 +13,10 @@ run vdisk check -T none data.img
 run vdisk check -r leaks data.img
 run vdisk check -r all -f raw data.img
 run vdisk check --repair=leaks -f raw data.img
+# --object is accepted and ignored (nothing here needs secrets), as by
+# qemu-img; --image-opts is refused.
+run vdisk check --object secret,id=s0,data=x data.img
+run vdisk check --image-opts data.img
 
 # Errors.
 run vdisk check

@@ -15,6 +15,8 @@ qemu-io -f raw -c 'write -P 5 0 64k' -c 'write -z 64k 64k' \
 run vdisk map data.img
 run vdisk map --output=json data.img
 run vdisk map --output=human -f raw -U data.img
+run vdisk map --object secret,id=s0,data=x --output=json data.img
+run vdisk map --image-opts data.img
 run vdisk map --output=json empty.img
 run vdisk map empty.img
 run vdisk map --output=json hole.img

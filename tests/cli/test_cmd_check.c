@@ -16,7 +16,7 @@
 #include "cli/cmd_check.c"
 #include "libimg/driver.h"
 
-/* cmd_check.c only asks for its own usage line ("check -h"). */
+/* Only "check -h" (opt_common.c) asks for a usage line. */
 const cli_command *cli_find_command(const char *name)
 {
     (void)name;

@@ -9,6 +9,8 @@ run vdisk --untrusted
 run vdisk no-such-command
 run vdisk --no-such-option info
 run vdisk -x
+# An unknown option is printed whole, however long (as qemu-img does).
+run vdisk compare "--$(printf 'x%.0s' {1..1500})" a b
 
 # The same binary invoked under qemu-img's name.
 ln -s "$VDISK" qemu-img

@@ -277,10 +277,7 @@ static int check_parse(const cli_env *env, int argc, char **argv, check_args *a)
         .image_opts_status = 1, /* --image-opts: "... is not supported" */
         .fn = check_option,
     };
-    int r = cli_parse_opts(env, argc, argv, &spec, a);
-    if (r < 0) {
-        r = cli_expect_files(env, argc, argv, 1, &a->filename);
-    }
+    int r = cli_parse_opts_file(env, argc, argv, &spec, a, &a->filename);
     if (r >= 0) {
         return r;
     }

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "opt_common.h"
 #include "libimg/backing.h"
 
 /* QEMU's QDICT_BUCKET_MAX. */
@@ -29,6 +30,7 @@ typedef struct info_args {
     cli_output output;
     int chain;      /* --backing-chain */
     unsigned flags; /* IMG_OPEN_* for the top image */
+    const char *output_arg; /* --output's value, checked after the options */
 } info_args;
 
 /* ---- QEMU's QDict iteration order ---- */
@@ -466,72 +468,51 @@ static void print_info_list(const img_val *list, const info_args *a)
 
 /* ---- command line ---- */
 
-/* qemu-img's error_exit(): a message and a pointer to --help. */
-static int info_usage_error(const cli_env *env, const char *msg,
-                            const char *arg)
+enum { OPT_OUTPUT = CLI_OPT_LOCAL, OPT_BACKING_CHAIN };
+
+/* One of info's own options (cli_opt_fn); -1 to go on. */
+static int info_option(const cli_env *env, int c, void *args)
 {
-    if (arg) {
-        cli_error(env, "%s '%s'\nTry '%s --help' for more information", msg,
-                  arg, env->prog);
-    } else {
-        cli_error(env, "%s\nTry '%s --help' for more information", msg,
-                  env->prog);
+    info_args *a = args;
+    (void)env;
+    switch (c) {
+    case 'f':
+        a->fmt = optarg;
+        break;
+    case 'U':
+        a->flags |= IMG_OPEN_FORCE_SHARE;
+        break;
+    case OPT_OUTPUT:
+        a->output_arg = optarg;
+        break;
+    case OPT_BACKING_CHAIN:
+        a->chain = 1;
+        break;
     }
-    return 1;
+    return -1;
 }
-
-static int info_help(const cli_env *env)
-{
-    const cli_command *c = cli_find_command("info");
-    printf("usage: %s info %s\n", env->prog, c ? c->usage : "");
-    return 0;
-}
-
-enum { OPT_OUTPUT = 256, OPT_BACKING_CHAIN };
 
 /* Returns -1 when the arguments are fine, else the exit status. */
 static int info_parse(const cli_env *env, int argc, char **argv, info_args *a)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
+    static const struct option extra[] = {
         { "format", required_argument, NULL, 'f' },
         { "output", required_argument, NULL, OPT_OUTPUT },
         { "backing-chain", no_argument, NULL, OPT_BACKING_CHAIN },
-        { "force-share", no_argument, NULL, 'U' },
         { NULL, 0, NULL, 0 },
     };
-    const char *output = NULL;
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":f:hU", longopts, NULL)) != -1) {
-        switch (c) {
-        case ':':
-            return info_usage_error(env, "missing argument for option",
-                                    argv[optind - 1]);
-        case '?':
-            return info_usage_error(env, "unrecognized option",
-                                    argv[optind - 1]);
-        case 'h':
-            return info_help(env);
-        case 'f':
-            a->fmt = optarg;
-            break;
-        case 'U':
-            a->flags |= IMG_OPEN_FORCE_SHARE;
-            break;
-        case OPT_OUTPUT:
-            output = optarg;
-            break;
-        case OPT_BACKING_CHAIN:
-            a->chain = 1;
-            break;
-        }
+    static const cli_opt_spec spec = {
+        .cmd = "info",
+        .shortopts = ":f:hU",
+        .extra = extra,
+        .image_opts_status = 1, /* --image-opts: "... is not supported" */
+        .fn = info_option,
+    };
+    int r = cli_parse_opts_file(env, argc, argv, &spec, a, &a->filename);
+    if (r >= 0) {
+        return r;
     }
-    if (optind != argc - 1) {
-        return info_usage_error(env, "Expecting one image file name", NULL);
-    }
-    a->filename = argv[optind];
-    return cli_output_option(env, output, &a->output) ? 1 : -1;
+    return cli_output_option(env, a->output_arg, &a->output) ? 1 : -1;
 }
 
 int cmd_info(const cli_env *env, int argc, char **argv)

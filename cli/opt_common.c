@@ -99,6 +99,14 @@ int cli_parse_opts(const cli_env *env, int argc, char **argv,
     return -1;
 }
 
+int cli_parse_opts_file(const cli_env *env, int argc, char **argv,
+                        const cli_opt_spec *spec, void *args,
+                        const char **filename)
+{
+    int r = cli_parse_opts(env, argc, argv, spec, args);
+    return r >= 0 ? r : cli_expect_files(env, argc, argv, 1, filename);
+}
+
 int cli_expect_files(const cli_env *env, int argc, char **argv, int n,
                      const char **names)
 {

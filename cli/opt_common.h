@@ -56,6 +56,12 @@ typedef struct cli_opt_spec {
 int cli_parse_opts(const cli_env *env, int argc, char **argv,
                    const cli_opt_spec *spec, void *args);
 
+/* cli_parse_opts, then cli_expect_files for the one image file name:
+ * returns -1 with *filename set, else the exit status. */
+int cli_parse_opts_file(const cli_env *env, int argc, char **argv,
+                        const cli_opt_spec *spec, void *args,
+                        const char **filename);
+
 /* Stores the n (1 or 2) operands left after the options in names; when
  * there are not exactly n, prints qemu-img's "Expecting one image file
  * name" (or "two image file names") usage error and returns 1.  Returns

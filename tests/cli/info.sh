@@ -24,6 +24,8 @@ run vdisk info --output=json data.img | hide_disk_size
 run vdisk info --output=human -f raw data.img | hide_disk_size
 run vdisk info -U --output=json -f raw data.img | hide_disk_size
 run vdisk info --backing-chain data.img | hide_disk_size
+# --object is accepted and ignored, as by qemu-img.
+run vdisk info --object secret,id=s0,data=x data.img | hide_disk_size
 run vdisk info --backing-chain --output=json data.img | hide_disk_size
 run vdisk info empty.img | hide_disk_size
 run vdisk info --output=json empty.img | hide_disk_size

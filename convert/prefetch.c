@@ -48,6 +48,13 @@ static uint64_t claimed_end(cvt_prefetch *pf)
     return end;
 }
 
+/* The chunk the walk stopped at lies past the window (which starts at
+ * claimed, the end of what the workers have claimed). */
+static int beyond_window(const cvt_prefetch *pf, uint64_t claimed)
+{
+    return pf->next.off >= claimed + pf->window;
+}
+
 /* Only chunks the workers will read from the sources are worth it. */
 static int reads_source(const cvt_chunk *c)
 {
@@ -64,7 +71,7 @@ int cvt_prefetch_step(cvt_prefetch *pf)
     }
     const cvt_chunk *c = &pf->next;
     uint64_t claimed = claimed_end(pf);
-    if (c->off + c->len > claimed && c->off >= claimed + pf->window) {
+    if (beyond_window(pf, claimed)) {
         return 0;
     }
     if (!reads_source(c)) {
@@ -87,8 +94,7 @@ static void *prefetch_main(void *arg)
             return NULL;
         }
         pthread_mutex_lock(&pf->lock);
-        while (r == 0 && !pf->stop &&
-               pf->next.off >= pf->claimed + pf->window) {
+        while (r == 0 && !pf->stop && beyond_window(pf, pf->claimed)) {
             pthread_cond_wait(&pf->moved, &pf->lock);
         }
         int stop = pf->stop;

@@ -63,6 +63,19 @@ static int read_span(img *src, uint8_t *buf, uint64_t len, uint64_t off,
     return in ? img_pread(src, buf, in, off, err) : 0;
 }
 
+/* The part of [off, off+len) that lies in one source: sets its index and
+ * the offset inside it, returns the length.  Past the last source's span
+ * the whole rest of the range counts as its (reading as zeros). */
+static uint64_t source_piece(const cvt_params *p, uint64_t off, uint64_t len,
+                             int *i, uint64_t *local)
+{
+    uint64_t start;
+    *i = cvt_src_locate(p, off, &start);
+    *local = off - start;
+    uint64_t span = cvt_src_span(p->src[*i]);
+    return *local < span && span - *local < len ? span - *local : len;
+}
+
 /* A read may cross from one source into the next (compressed clusters
  * that straddle a boundary do). */
 int cvt_src_read(const cvt_params *p, void *buf, uint64_t len, uint64_t off,
@@ -70,11 +83,9 @@ int cvt_src_read(const cvt_params *p, void *buf, uint64_t len, uint64_t off,
 {
     uint8_t *out = buf;
     while (len > 0) {
-        uint64_t start;
-        int i = cvt_src_locate(p, off, &start);
-        uint64_t local = off - start;
-        uint64_t span = cvt_src_span(p->src[i]);
-        uint64_t n = span - local < len ? span - local : len;
+        int i;
+        uint64_t local;
+        uint64_t n = source_piece(p, off, len, &i, &local);
         int r = read_span(p->src[i], out, n, local, err);
         if (r < 0) {
             return r;
@@ -144,18 +155,13 @@ int cvt_src_copy_offload(const cvt_params *p, uint64_t off, uint64_t len,
 }
 
 /* Asks each source that [off, off+len) touches to start fetching its part
- * (img_prefetch clips the sector-rounding tail). */
+ * (img_prefetch clips the sector-rounding tail and anything past it). */
 void cvt_src_prefetch(const cvt_params *p, uint64_t off, uint64_t len)
 {
     while (len > 0) {
-        uint64_t start;
-        int i = cvt_src_locate(p, off, &start);
-        uint64_t local = off - start;
-        uint64_t span = cvt_src_span(p->src[i]);
-        if (local >= span) {
-            return; /* past the last source */
-        }
-        uint64_t n = span - local < len ? span - local : len;
+        int i;
+        uint64_t local;
+        uint64_t n = source_piece(p, off, len, &i, &local);
         img_prefetch(p->src[i], local, n);
         off += n;
         len -= n;

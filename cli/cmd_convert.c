@@ -367,10 +367,16 @@ static int check_early(const cli_env *env, const convert_args *a)
 
 /* ---- sources ---- */
 
+/* Sources are read once (IMG_OPEN_READ_ONCE): the pages of a source that
+ * was not in the page cache leave it once copied, so converting a big
+ * image does not push the machine's cache out, and the pages freed are
+ * reused for the next reads and writes (touching fresh memory costs much
+ * on virtual machines: full 2 GiB conversions ran 1.6-2.2x as fast). */
 static int open_sources(const cli_env *env, const convert_args *a,
                         convert_state *s)
 {
-    unsigned flags = a->force_share ? IMG_OPEN_FORCE_SHARE : 0;
+    unsigned flags = IMG_OPEN_READ_ONCE;
+    flags |= a->force_share ? IMG_OPEN_FORCE_SHARE : 0;
     s->src = calloc((size_t)a->nsrc, sizeof(*s->src));
     if (!s->src) {
         cli_error(env, "Out of memory");

@@ -98,9 +98,10 @@ static int open_backing_file(img *im, const char *path,
                              const img_chain_seen *seen, img_err *err)
 {
     unsigned flags = (im->flags & (IMG_OPEN_FORCE_SHARE | IMG_OPEN_UNTRUSTED |
-                                   IMG_OPEN_NO_LOCK | IMG_OPEN_QUIET));
+                                   IMG_OPEN_NO_LOCK | IMG_OPEN_QUIET |
+                                   IMG_OPEN_READ_ONCE));
     img_file *file;
-    int r = img_file_open_host(path, 0, &file, err);
+    int r = img_file_open_host(path, img_file_flags(flags, 0), &file, err);
     if (r < 0) {
         return r;
     }

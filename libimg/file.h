@@ -20,6 +20,11 @@ typedef struct img_file img_file;
 enum {
     IMG_FILE_RDWR   = 1u << 0, /* open for writing */
     IMG_FILE_CREATE = 1u << 1, /* create (with RDWR); truncates an existing file */
+    /* Read-only files the caller reads about once (convert's sources): if
+     * the file is cold when opened, what is read is dropped from the page
+     * cache afterwards, so a big conversion does not flood the cache.  A
+     * file already (partly) cached is left as it is.  Ignored with RDWR. */
+    IMG_FILE_READ_ONCE = 1u << 2,
 };
 
 /* QEMU-compatible lock permissions (byte 100+bit / 200+bit OFD locks). */

@@ -3,7 +3,9 @@
  * The counterpart of QEMU's block/file-posix.c: positional I/O that loops
  * over EINTR and short transfers (reads past EOF return zeros), fdatasync
  * for flush, fallocate for holes and preallocation, SEEK_DATA/SEEK_HOLE for
- * the allocation map, copy_file_range for offloaded copies, and QEMU's
+ * the allocation map, copy_file_range for offloaded copies, drop-behind
+ * for files read once (IMG_FILE_READ_ONCE: posix_fadvise DONTNEED after
+ * each read of a cold, dense file; see should_drop_behind), and QEMU's
  * OFD byte-range locking protocol so vdisk and QEMU see each other's use of
  * an image.
  *
@@ -23,6 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 #include <unistd.h>
 
 /* First lock byte for held permissions and for unshared permissions. */
@@ -41,6 +46,8 @@ typedef struct host_file {
     int no_lock;          /* kernel lacks OFD locks: locking disabled */
     unsigned locked_perm; /* bits whose byte 100 + i we hold */
     unsigned locked_unsh; /* bits whose byte 200 + i we hold */
+    int drop_behind;      /* IMG_FILE_READ_ONCE on a cold file: reads
+                             drop what they read from the page cache */
 } host_file;
 
 static const img_file_ops host_ops;
@@ -57,10 +64,11 @@ static host_file *to_host(img_file *f)
 
 /* ---- I/O ---------------------------------------------------------------- */
 
-static int host_pread(img_file *f, void *buf, size_t len, uint64_t off,
-                      img_err *err)
+/* pread until len bytes are in or the file ends (zeros past it). */
+static int pread_all(host_file *h, void *buf, size_t len, uint64_t off,
+                     img_err *err)
 {
-    host_file *h = to_host(f);
+    img_file *f = &h->base;
     uint8_t *p = buf;
     while (len > 0) {
         size_t n = len < MAX_IO_CHUNK ? len : MAX_IO_CHUNK;
@@ -82,6 +90,47 @@ static int host_pread(img_file *f, void *buf, size_t len, uint64_t off,
         len -= (size_t)r;
     }
     return 0;
+}
+
+/* Read-once files drop what they read in blocks of this size: the page
+ * cache holds a file in folios of up to 2 MiB, and the kernel drops only
+ * folios wholly inside the range it is given. */
+#define DROP_BLOCK ((uint64_t)2 << 20)
+
+/* After reading [off, off+len) of a read-once file: drops the 2 MiB
+ * blocks that end inside it, from the block where the read starts.  With
+ * reads in order (one or several threads) each block goes once all of it
+ * has been read; the few pages a read out of order drops early are read
+ * again from the device, and pages another thread is still copying stay.
+ * A hint: errors are ignored. */
+static void drop_read_pages(host_file *h, uint64_t off, uint64_t len)
+{
+#if defined(POSIX_FADV_DONTNEED)
+    if (len > INT64_MAX || off > INT64_MAX - len) {
+        return;
+    }
+    uint64_t start = off - off % DROP_BLOCK;
+    uint64_t end = off + len - (off + len) % DROP_BLOCK;
+    if (end > start) {
+        (void)posix_fadvise(h->fd, (off_t)start, (off_t)(end - start),
+                            POSIX_FADV_DONTNEED);
+    }
+#else
+    (void)h;
+    (void)off;
+    (void)len;
+#endif
+}
+
+static int host_pread(img_file *f, void *buf, size_t len, uint64_t off,
+                      img_err *err)
+{
+    host_file *h = to_host(f);
+    int r = pread_all(h, buf, len, off, err);
+    if (h->drop_behind && r == 0) {
+        drop_read_pages(h, off, len);
+    }
+    return r;
 }
 
 static int host_pwrite(img_file *f, const void *buf, size_t len, uint64_t off,
@@ -517,6 +566,53 @@ static int open_fd(const char *path, unsigned flags, img_err *err)
     return fd;
 }
 
+/* Linux's cachestat(2) (6.5+), which the C library may not declare yet:
+ * its number is the same on every architecture but alpha. */
+#if defined(__linux__) && defined(__NR_cachestat)
+#define CACHESTAT_NR __NR_cachestat
+#elif defined(__linux__) && !defined(__ILP32__) && \
+    (defined(__x86_64__) || defined(__aarch64__) || defined(__riscv))
+#define CACHESTAT_NR 451
+#endif
+
+/* Whether at most a sixteenth of the file is in the page cache. */
+static int cache_is_cold(int fd, const struct stat *st)
+{
+#ifdef CACHESTAT_NR
+    struct { uint64_t off, len; } range = { 0, 0 }; /* len 0: to the end */
+    struct {
+        uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted,
+            nr_recently_evicted;
+    } cs;
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || syscall(CACHESTAT_NR, fd, &range, &cs, 0) != 0) {
+        return 0; /* cannot tell: never drop from a cache we cannot see */
+    }
+    return cs.nr_cache <= (uint64_t)st->st_size / 16 / (uint64_t)page;
+#else
+    (void)fd;
+    (void)st;
+    return 0;
+#endif
+}
+
+/* Whether a read-once file drops what it reads: a regular file, cold, and
+ * dense (at most a sixteenth of it holes).  In a sparse file the kernel's
+ * read-ahead fills the holes next to the data with zero pages that nobody
+ * reads, so dropping what was read leaves the cache no cleaner; and there
+ * it measured slower, where in dense files it measured faster (fresh pages
+ * cost much on virtual machines: reused ones do not). */
+static int should_drop_behind(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+        return 0;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    uint64_t allocated = (uint64_t)st.st_blocks * 512;
+    return allocated >= size - size / 16 && cache_is_cold(fd, &st);
+}
+
 /* Accepts regular files and devices, like QEMU's file/host_device. */
 static int check_type(int fd, const char *path, int *is_device, img_err *err)
 {
@@ -570,9 +666,12 @@ int img_file_open_host(const char *path, unsigned flags, img_file **out,
     }
     h->base.ops = &host_ops;
     h->base.path = copy;
-    h->base.flags = flags & (IMG_FILE_RDWR | IMG_FILE_CREATE);
+    h->base.flags = flags & (IMG_FILE_RDWR | IMG_FILE_CREATE |
+                             IMG_FILE_READ_ONCE);
     h->fd = fd;
     h->is_device = is_device;
+    h->drop_behind = (flags & IMG_FILE_READ_ONCE) &&
+                     !(flags & IMG_FILE_RDWR) && should_drop_behind(fd);
     r = flags & IMG_FILE_CREATE ? create_clear(&h->base, err) : 0;
     if (r < 0) {
         host_close(&h->base);

@@ -168,12 +168,20 @@ int img_open_file(img_file *file, const char *format, unsigned flags,
                              err);
 }
 
+unsigned img_file_flags(unsigned open_flags, int writable)
+{
+    if (writable) {
+        return IMG_FILE_RDWR;
+    }
+    return (open_flags & IMG_OPEN_READ_ONCE) ? IMG_FILE_READ_ONCE : 0;
+}
+
 int img_open(const char *filename, const char *format, unsigned flags,
              img **out, img_err *err)
 {
     img_file *file;
     *out = NULL;
-    unsigned fflags = (flags & IMG_OPEN_RDWR) ? IMG_FILE_RDWR : 0;
+    unsigned fflags = img_file_flags(flags, (flags & IMG_OPEN_RDWR) != 0);
     int r = img_file_open_host(filename, fflags, &file, err);
     if (r < 0) {
         return r;

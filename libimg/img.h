@@ -38,6 +38,10 @@ enum {
     IMG_OPEN_NO_FLUSH    = 1u << 8, /* cache=unsafe (QEMU's BDRV_O_NO_FLUSH):
                                        drivers write their metadata back
                                        but never sync the file */
+    IMG_OPEN_READ_ONCE   = 1u << 9, /* read-only, each byte read about once
+                                       (convert's sources): its files, its
+                                       backing chain's too, open with
+                                       IMG_FILE_READ_ONCE */
 };
 
 /* block_status mask (QEMU BDRV_BLOCK_*). */
@@ -68,6 +72,10 @@ int img_open(const char *filename, const char *format, unsigned flags,
 int img_open_file(img_file *file, const char *format, unsigned flags,
                   img **out, img_err *err);
 void img_close(img *im); /* NULL is a no-op; closes the backing chain too */
+/* The IMG_FILE_* flags for a file of an image opened with open_flags:
+ * RDWR when writable, READ_ONCE when the image is read once.  Drivers
+ * use it for the files they open themselves (data files, extents). */
+unsigned img_file_flags(unsigned open_flags, int writable);
 
 /* Creates a new image file.  size is the virtual size; opts holds the
  * driver's -o options (may be NULL). */

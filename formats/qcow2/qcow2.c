@@ -189,7 +189,8 @@ static int open_data_file(img *im, qcow2_state *s, img_err *err)
     if (!s->data_path) {
         return img_err_set(err, ENOMEM, "Out of memory");
     }
-    unsigned fflags = (im->flags & IMG_OPEN_RDWR) ? IMG_FILE_RDWR : 0;
+    unsigned fflags =
+        img_file_flags(im->flags, (im->flags & IMG_OPEN_RDWR) != 0);
     r = img_file_open_host(s->data_path, fflags, &s->data_owned, err);
     if (r >= 0) {
         r = lock_data_file(s->data_owned, im->flags, err);

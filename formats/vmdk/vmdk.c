@@ -218,8 +218,8 @@ static int open_extent_file(img *im, vmdk_extent *e, const char *name,
     int rw = (im->flags & IMG_OPEN_RDWR) && e->access == VMDK_ACCESS_RW;
     int r = extent_path(im, name, &e->path, err);
     if (r >= 0) {
-        r = img_file_open_host(e->path, rw ? IMG_FILE_RDWR : 0, &e->file,
-                               err);
+        r = img_file_open_host(e->path, img_file_flags(im->flags, rw),
+                               &e->file, err);
     }
     if (r >= 0) {
         e->own_file = 1;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -438,6 +439,90 @@ Test(file_host, prefetch_reads_into_the_page_cache)
                  MIB / 4096);
     close(fd);
     img_file_close(f);
+}
+
+/* A dense file of 4 MiB written and flushed, then evicted from the page
+ * cache; skips the test where eviction or cachestat(2) (Linux 6.5+, what
+ * tells a read-once file that it is cold) is not available. */
+static const char *make_cold_file(size_t len, int dense)
+{
+    const char *path = make_tmp(0);
+    img_file *f = open_rw(path);
+    static uint8_t data[4 * MIB];
+    cr_assert(len <= sizeof(data));
+    memset(data, 0x5a, sizeof(data));
+    size_t data_len = dense ? len : MIB;
+    cr_assert_eq(img_file_pwrite(f, data, data_len, 0, NULL), 0);
+    cr_assert_eq(img_file_truncate(f, len, NULL), 0);
+    cr_assert_eq(img_file_flush(f, NULL), 0);
+    img_file_close(f);
+    int fd = open(path, O_RDONLY);
+    cr_assert(fd >= 0);
+    posix_fadvise(fd, 0, (off_t)len, POSIX_FADV_DONTNEED);
+    size_t in = resident_pages(fd, len);
+    struct { uint64_t off, len; } range = { 0, 0 };
+    uint64_t cs[5];
+    long have_cachestat = syscall(451, fd, &range, cs, 0) == 0;
+    close(fd);
+    if (in != 0 || !have_cachestat) {
+        cr_skip_test("cannot make a cold file here (%zu pages stay, "
+                     "cachestat %s)", in, have_cachestat ? "works" : "absent");
+    }
+    return path;
+}
+
+/* Reads the len bytes of a file make_cold_file made, opened with flags,
+ * 1 MiB at a time (so that reads start and end inside 2 MiB blocks), and
+ * returns how many of its pages are then in the page cache. */
+static size_t pages_after_reading(const char *path, unsigned flags,
+                                  size_t len, int dense)
+{
+    img_file *f = NULL;
+    img_err err = { 0 };
+    cr_assert_eq(img_file_open_host(path, flags, &f, &err), 0, "%s",
+                 err.msg);
+    static uint8_t buf[MIB];
+    for (size_t off = 0; off < len; off += MIB) {
+        cr_assert_eq(img_file_pread(f, buf, MIB, off, NULL), 0);
+        cr_assert_eq(buf[MIB - 1], dense || off < MIB ? 0x5a : 0);
+    }
+    img_file_close(f);
+    int fd = open(path, O_RDONLY);
+    cr_assert(fd >= 0);
+    size_t in = resident_pages(fd, len);
+    close(fd);
+    return in;
+}
+
+Test(file_host, read_once_drops_what_it_read_from_a_cold_file)
+{
+    const char *path = make_cold_file(4 * MIB, 1);
+    cr_assert_eq(pages_after_reading(path, IMG_FILE_READ_ONCE, 4 * MIB, 1),
+                 0);
+}
+
+Test(file_host, plain_reads_keep_what_they_read)
+{
+    const char *path = make_cold_file(4 * MIB, 1);
+    cr_assert_eq(pages_after_reading(path, 0, 4 * MIB, 1), 4 * MIB / 4096);
+}
+
+/* A file already in the cache stays there: somebody else uses it. */
+Test(file_host, read_once_leaves_a_cached_file_cached)
+{
+    const char *path = make_cold_file(4 * MIB, 1);
+    cr_assert_eq(pages_after_reading(path, 0, 4 * MIB, 1), 4 * MIB / 4096);
+    cr_assert_eq(pages_after_reading(path, IMG_FILE_READ_ONCE, 4 * MIB, 1),
+                 4 * MIB / 4096);
+}
+
+/* A sparse file keeps its pages (the rule and its reason are at
+ * should_drop_behind in file_host.c). */
+Test(file_host, read_once_leaves_a_sparse_file_alone)
+{
+    const char *path = make_cold_file(4 * MIB, 0);
+    cr_assert_gt(pages_after_reading(path, IMG_FILE_READ_ONCE, 4 * MIB, 0),
+                 0);
 }
 
 Test(file_host, identity_matches_same_inode_only)

@@ -101,8 +101,8 @@ static int pread_all(host_file *h, void *buf, size_t len, uint64_t off,
  * blocks that end inside it, from the block where the read starts.  With
  * reads in order (one or several threads) each block goes once all of it
  * has been read; the few pages a read out of order drops early are read
- * again from the device, and pages another thread is still copying stay.
- * A hint: errors are ignored. */
+ * again from the device, and pages another thread is still copying stay,
+ * as does the file's last, partial block.  A hint: errors are ignored. */
 static void drop_read_pages(host_file *h, uint64_t off, uint64_t len)
 {
 #if defined(POSIX_FADV_DONTNEED)

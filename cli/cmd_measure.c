@@ -244,7 +244,7 @@ static int measure_help(const cli_env *env)
     return 0;
 }
 
-enum { OPT_OUTPUT = 256, OPT_SIZE };
+enum { OPT_OUTPUT = 256, OPT_SIZE, OPT_OBJECT };
 
 static int measure_output_arg(const cli_env *env, const char *s,
                               measure_args *a)
@@ -284,6 +284,8 @@ static int measure_option(const cli_env *env, int c, measure_args *a)
         r = measure_cvtnum(env, "image size", optarg, &a->size);
         a->has_size = 1;
         break;
+    case OPT_OBJECT: /* accepted and ignored, as by the other commands */
+        break;
     }
     return r < 0 ? 1 : -1;
 }
@@ -315,6 +317,7 @@ static int measure_parse(const cli_env *env, int argc, char **argv,
         { "output", required_argument, NULL, OPT_OUTPUT },
         { "size", required_argument, NULL, OPT_SIZE },
         { "force-share", no_argument, NULL, 'U' },
+        { "object", required_argument, NULL, OPT_OBJECT },
         { NULL, 0, NULL, 0 },
     };
     int c;

@@ -18,6 +18,8 @@ run vdisk measure --size 1M --size 2M
 run vdisk measure -O raw -o size=2M --size 1M
 run vdisk measure -O raw -o size=2M -o preallocation=full data.img
 run vdisk measure --size 7E
+# --object is accepted and ignored (vdisk needs no secrets).
+run vdisk measure --object secret,id=s0,data=x --size 1M -O raw
 
 # Errors.
 run vdisk measure

@@ -234,9 +234,8 @@ static int parse_value(const cli_env *env, int c, const char *v,
         return cli_cvtnum(env, "rate limit", v, 0, INT64_MAX, &a->rate) < 0
                    ? 1
                    : -1;
-    case OPT_OBJECT:
-        cli_error(env, "--object is not supported");
-        return 1;
+    case OPT_OBJECT: /* accepted and ignored, as by the other commands */
+        break;
     case OPT_VERIFY:
         if (v != NULL && strcmp(v, "boot") != 0) {
             return cli_usage_error(env, "--verify takes no value or 'boot'");

@@ -1,8 +1,8 @@
 # tests/cli/convert_raw.sh -- "convert" between raw images: the copy is
 # byte-identical, -p prints qemu-img's progress, several sources are
 # concatenated (each padded to 512 bytes), -n writes into an existing
-# image, -S 0 / -W / -m / -C / -U / -t / -T are accepted, and a failed
-# run leaves neither an output file nor a changed input.
+# image, -S 0 / -W / -m / -C / -U / -t / -T / --object are accepted, and
+# a failed run leaves neither an output file nor a changed input.
 . "$SRCDIR/common.sh"
 
 img() { qemu-img create -q -f raw "$@"; }
@@ -23,6 +23,9 @@ run vdisk convert src.raw out1.raw
 same src.raw out1.raw
 run vdisk convert -f raw -O raw -q src.raw out2.raw
 same src.raw out2.raw
+# --object is accepted and ignored (vdisk needs no secrets).
+run vdisk convert --object secret,id=s0,data=x -O raw src.raw out2o.raw
+same src.raw out2o.raw
 
 # Progress: "    (N.NN/100%)\r" on stdout; shown here one per line.
 run vdisk convert -p src.raw out3.raw | tr '\r' '\n'

@@ -15,6 +15,31 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* What the parameters in the command syntax mean (vdisk's own words). */
+static const char *const parameter_help[] = {
+    "filename, output_filename: an image file; source and target are "
+    "the same as filename and output_filename",
+    "fmt, output_fmt, backing_fmt: an image format: raw, qcow2, vhdx, "
+    "vmdk (probed from the content when -f is not given)",
+    "-o options: format options as name=value,...; '-o help' lists them",
+    "size, bs, offsets: bytes, or with a suffix k, M, G, T, P, E "
+    "(powers of 1024)",
+    "cache, src_cache: none, writeback, writethrough, directsync, unsafe",
+    "snapshot_param: a snapshot name, or snapshot.id=ID / "
+    "snapshot.name=NAME",
+    "ofmt: human (the default) or json",
+    "-U, --force-share: open without locking out other users",
+    "-q: quiet; -p: show progress",
+    "-S sparse_size: runs of zeros at least this long (default 4k) are "
+    "not written (0: write everything)",
+    "-m num_coroutines: parallel workers (1 to 16); -W: write out of order",
+    "-r rate_limit: at most this many bytes per second",
+    "--object: accepted and ignored (vdisk needs no secrets); "
+    "--image-opts: option strings for images are not supported",
+    "--untrusted (or VDISK_UNTRUSTED=1): references inside an image must "
+    "be regular files in the image's own directory",
+};
+
 static void print_usage(FILE *out, const char *prog)
 {
     fprintf(out, "usage: %s [--untrusted] COMMAND [command options]\n"
@@ -23,6 +48,11 @@ static void print_usage(FILE *out, const char *prog)
     for (unsigned i = 0; cli_command_at(i); i++) {
         const cli_command *c = cli_command_at(i);
         fprintf(out, "  %s %s\n", c->name, c->usage);
+    }
+    fprintf(out, "\nParameters:\n");
+    for (size_t i = 0; i < sizeof(parameter_help) / sizeof(*parameter_help);
+         i++) {
+        fprintf(out, "  %s\n", parameter_help[i]);
     }
 }
 

@@ -92,6 +92,28 @@ static int pread_all(host_file *h, void *buf, size_t len, uint64_t off,
     return 0;
 }
 
+/* Page-cache hints for [off, off+len) through posix_fadvise: fetch it
+ * now, or drop it.  Hints only: errors are ignored, and ranges off_t
+ * cannot hold and systems without posix_fadvise do nothing. */
+typedef enum cache_hint { HINT_FETCH, HINT_DROP } cache_hint;
+
+static void cache_advise(int fd, uint64_t off, uint64_t len, cache_hint hint)
+{
+#if defined(POSIX_FADV_WILLNEED) && defined(POSIX_FADV_DONTNEED)
+    if (len > INT64_MAX || off > INT64_MAX - len) {
+        return;
+    }
+    int advice =
+        hint == HINT_FETCH ? POSIX_FADV_WILLNEED : POSIX_FADV_DONTNEED;
+    (void)posix_fadvise(fd, (off_t)off, (off_t)len, advice);
+#else
+    (void)fd;
+    (void)off;
+    (void)len;
+    (void)hint;
+#endif
+}
+
 /* Read-once files drop what they read in blocks of this size: the page
  * cache holds a file in folios of up to 2 MiB, and the kernel drops only
  * folios wholly inside the range it is given. */
@@ -102,24 +124,17 @@ static int pread_all(host_file *h, void *buf, size_t len, uint64_t off,
  * reads in order (one or several threads) each block goes once all of it
  * has been read; the few pages a read out of order drops early are read
  * again from the device, and pages another thread is still copying stay,
- * as does the file's last, partial block.  A hint: errors are ignored. */
+ * as does the file's last, partial block. */
 static void drop_read_pages(host_file *h, uint64_t off, uint64_t len)
 {
-#if defined(POSIX_FADV_DONTNEED)
     if (len > INT64_MAX || off > INT64_MAX - len) {
         return;
     }
     uint64_t start = off - off % DROP_BLOCK;
     uint64_t end = off + len - (off + len) % DROP_BLOCK;
     if (end > start) {
-        (void)posix_fadvise(h->fd, (off_t)start, (off_t)(end - start),
-                            POSIX_FADV_DONTNEED);
+        cache_advise(h->fd, start, end - start, HINT_DROP);
     }
-#else
-    (void)h;
-    (void)off;
-    (void)len;
-#endif
 }
 
 static int host_pread(img_file *f, void *buf, size_t len, uint64_t off,
@@ -358,19 +373,10 @@ static int host_copy_range(img_file *src, uint64_t src_off, img_file *dst,
 
 /* Starts reading [off, off+len) into the page cache without waiting for
  * it (posix_fadvise WILLNEED), so that a later pread of a cold file finds
- * its pages read or on the way.  Errors are ignored: it is a hint. */
+ * its pages read or on the way. */
 static void host_prefetch(img_file *f, uint64_t off, uint64_t len)
 {
-#if defined(POSIX_FADV_WILLNEED)
-    if (off <= INT64_MAX && len <= INT64_MAX - off) {
-        (void)posix_fadvise(to_host(f)->fd, (off_t)off, (off_t)len,
-                            POSIX_FADV_WILLNEED);
-    }
-#else
-    (void)f;
-    (void)off;
-    (void)len;
-#endif
+    cache_advise(to_host(f)->fd, off, len, HINT_FETCH);
 }
 
 /* ---- QEMU-compatible locking ------------------------------------------- */

@@ -78,9 +78,27 @@ void cli_progress_set(cli_progress *p, float percent);
 void cli_progress_end(cli_progress *p);
 void cli_progress_finish(cli_progress *p); /* set(100), then end */
 
+/* A cli_open flag, above libimg's IMG_OPEN_* bits: filename is an
+ * --image-opts option string (see image_opts.c), and fmt must be NULL. */
+#define CLI_OPEN_IMAGE_OPTS (1u << 31)
+
+/* The file and format an --image-opts string names. */
+typedef struct cli_image_ref {
+    char *filename;
+    char *fmt;     /* NULL: probe */
+    int read_only; /* read-only=on */
+} cli_image_ref;
+
+/* Parses an --image-opts string; 0, or -EINVAL with QEMU's message (or
+ * ours, for what QEMU would do and vdisk does not) in msg. */
+int cli_image_opts_parse(const char *spec, cli_image_ref *out, char *msg,
+                         size_t msglen);
+void cli_image_ref_free(cli_image_ref *r);
+
 /* Opens an image the way every command does: format or probe, -U, the
- * untrusted mode, and the error printed on failure.  Returns NULL on error
- * (message already printed). */
+ * untrusted mode, --image-opts (CLI_OPEN_IMAGE_OPTS in flags), and the
+ * error printed on failure.  Returns NULL on error (message already
+ * printed). */
 img *cli_open(const cli_env *env, const char *filename, const char *fmt,
               unsigned flags);
 

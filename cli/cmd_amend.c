@@ -29,6 +29,7 @@ typedef struct amend_args {
     const char *cache;      /* -t */
     const char *filename;   /* NULL unless exactly one operand */
     int progress, quiet, force;
+    int image_opts; /* --image-opts */
 } amend_args;
 
 /* One of amend's own options; returns -1 to go on, else the status. */
@@ -54,11 +55,11 @@ static int parse_args(const cli_env *env, int argc, char **argv, amend_args *a)
         { "force", no_argument, NULL, OPT_FORCE },
         { NULL, 0, NULL, 0 },
     };
-    static const cli_opt_spec spec = {
+    const cli_opt_spec spec = {
         .cmd = "amend",
         .shortopts = ":ho:f:t:pq",
         .extra = extra,
-        .image_opts_status = -1, /* --image-opts: accepted and ignored */
+        .image_opts = &a->image_opts,
         .fn = parse_option,
     };
     int r = cli_parse_opts(env, argc, argv, &spec, a);
@@ -246,7 +247,8 @@ static int run(const cli_env *env, const amend_args *a, cli_progress *prog)
         cli_error(env, "Invalid cache option: %s", a->cache);
         return 1;
     }
-    img *im = cli_open(env, a->filename, a->fmt, flags);
+    img *im = cli_open(env, a->filename, a->fmt,
+                       flags | (a->image_opts ? CLI_OPEN_IMAGE_OPTS : 0));
     if (!im) {
         return 1;
     }

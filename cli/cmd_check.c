@@ -30,6 +30,7 @@ typedef struct check_args {
     int quiet;      /* -q: errors only */
     const char *output_arg; /* --output's value, checked after the options */
     const char *cache;      /* -T's value, checked after the options */
+    int image_opts; /* --image-opts */
 } check_args;
 
 /* ---- printing ---- */
@@ -270,11 +271,11 @@ static int check_parse(const cli_env *env, int argc, char **argv, check_args *a)
         { "output", required_argument, NULL, OPT_OUTPUT },
         { NULL, 0, NULL, 0 },
     };
-    static const cli_opt_spec spec = {
+    const cli_opt_spec spec = {
         .cmd = "check",
         .shortopts = ":hf:r:T:qU",
         .extra = extra,
-        .image_opts_status = 1, /* --image-opts: "... is not supported" */
+        .image_opts = &a->image_opts,
         .fn = check_option,
     };
     int r = cli_parse_opts_file(env, argc, argv, &spec, a, &a->filename);
@@ -298,7 +299,8 @@ int cmd_check(const cli_env *env, int argc, char **argv)
     if (r >= 0) {
         return r;
     }
-    img *im = cli_open(env, a.filename, a.fmt, a.flags);
+    img *im = cli_open(env, a.filename, a.fmt,
+                       a.flags | (a.image_opts ? CLI_OPEN_IMAGE_OPTS : 0));
     if (!im) {
         return 1;
     }

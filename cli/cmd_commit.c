@@ -31,6 +31,7 @@ typedef struct commit_args {
     const char *base;     /* -b */
     const char *filename;
     int drop, progress, quiet;
+    int image_opts; /* --image-opts */
 } commit_args;
 
 typedef struct commit_job {
@@ -68,10 +69,10 @@ static int parse_option(const cli_env *env, int c, void *args)
 static int parse_args(const cli_env *env, int argc, char **argv,
                       commit_args *a)
 {
-    static const cli_opt_spec spec = {
+    const cli_opt_spec spec = {
         .cmd = "commit",
         .shortopts = ":f:ht:b:dpqr:",
-        .image_opts_status = -1, /* --image-opts: accepted and ignored */
+        .image_opts = &a->image_opts,
         .fn = parse_option,
     };
     int r = cli_parse_opts(env, argc, argv, &spec, a);
@@ -224,7 +225,8 @@ static int run(const cli_env *env, const commit_args *a, commit_job *j)
         cli_error(env, "Invalid cache option: %s", a->cache);
         return 1;
     }
-    j->top = cli_open(env, a->filename, a->fmt, flags);
+    j->top = cli_open(env, a->filename, a->fmt,
+                      flags | (a->image_opts ? CLI_OPEN_IMAGE_OPTS : 0));
     if (!j->top) {
         return 1;
     }

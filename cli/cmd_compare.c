@@ -42,6 +42,7 @@ typedef struct cmp_args {
     const char *cache;       /* -T, checked then ignored */
     const char *file1, *file2;
     int progress, quiet, strict, force_share;
+    int image_opts; /* --image-opts */
 } cmp_args;
 
 /* One side of the comparison. */
@@ -82,10 +83,10 @@ static int parse_option(const cli_env *env, int c, void *args)
 /* Options and the two file names; returns -1 to go on, else the status. */
 static int parse_args(const cli_env *env, int argc, char **argv, cmp_args *a)
 {
-    static const cli_opt_spec spec = {
+    const cli_opt_spec spec = {
         .cmd = "compare",
         .shortopts = ":hf:F:T:pqsU",
-        .image_opts_status = CMP_OPEN_ERROR,
+        .image_opts = &a->image_opts,
         .fn = parse_option,
     };
     const char *names[2] = { NULL, NULL };
@@ -335,7 +336,8 @@ static int compare_images(cmp_state *s)
 static int run_compare(const cli_env *env, const cmp_args *a)
 {
     cmp_state s = { .a = a, .env = env };
-    unsigned flags = a->force_share ? IMG_OPEN_FORCE_SHARE : 0;
+    unsigned flags = (a->force_share ? IMG_OPEN_FORCE_SHARE : 0) |
+                     (a->image_opts ? CLI_OPEN_IMAGE_OPTS : 0);
     const char *names[2] = { a->file1, a->file2 };
     const char *fmts[2] = { a->fmt1, a->fmt2 };
     int ret = CMP_SAME;

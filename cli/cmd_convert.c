@@ -356,9 +356,8 @@ static int check_early(const cli_env *env, const convert_args *a)
         cli_error(env, "Invalid source cache option: %s", a->src_cache);
         return 1;
     }
-    if (a->image_opts || a->tgt_image_opts) {
-        cli_error(env, "--%simage-opts is not supported",
-                  a->image_opts ? "" : "target-");
+    if (a->tgt_image_opts) {
+        cli_error(env, "--target-image-opts is not supported");
         return 1;
     }
     return -1;
@@ -376,6 +375,7 @@ static int open_sources(const cli_env *env, const convert_args *a,
 {
     unsigned flags = IMG_OPEN_READ_ONCE;
     flags |= a->force_share ? IMG_OPEN_FORCE_SHARE : 0;
+    flags |= a->image_opts ? CLI_OPEN_IMAGE_OPTS : 0;
     s->src = calloc((size_t)a->nsrc, sizeof(*s->src));
     if (!s->src) {
         cli_error(env, "Out of memory");

@@ -32,6 +32,7 @@ typedef struct dd_args {
     int64_t skip;        /* skip=, in blocks */
     int has_count, has_skip;
     const char *in, *out; /* if=, of= */
+    int image_opts; /* --image-opts */
 } dd_args;
 
 /* One of dd's own options; returns -1 to go on. */
@@ -79,10 +80,10 @@ static int parse_operand(const cli_env *env, const char *arg, dd_args *a)
 /* Options and operands; returns -1 to go on, else the exit status. */
 static int parse_args(const cli_env *env, int argc, char **argv, dd_args *a)
 {
-    static const cli_opt_spec spec = {
+    const cli_opt_spec spec = {
         .cmd = "dd",
         .shortopts = ":hf:O:U",
-        .image_opts_status = 1, /* --image-opts: "... is not supported" */
+        .image_opts = &a->image_opts,
         .fn = parse_option,
     };
     int r = cli_parse_opts(env, argc, argv, &spec, a);
@@ -214,7 +215,9 @@ int cmd_dd(const cli_env *env, int argc, char **argv)
         return ret;
     }
     img *in =
-        cli_open(env, a.in, a.fmt, a.force_share ? IMG_OPEN_FORCE_SHARE : 0);
+        cli_open(env, a.in, a.fmt,
+                 (a.force_share ? IMG_OPEN_FORCE_SHARE : 0) |
+                     (a.image_opts ? CLI_OPEN_IMAGE_OPTS : 0));
     if (!in) {
         return 1;
     }

@@ -31,6 +31,7 @@ typedef struct info_args {
     int chain;      /* --backing-chain */
     unsigned flags; /* IMG_OPEN_* for the top image */
     const char *output_arg; /* --output's value, checked after the options */
+    int image_opts; /* --image-opts */
 } info_args;
 
 /* ---- QEMU's QDict iteration order ---- */
@@ -313,7 +314,8 @@ static int collect_one(const cli_env *env, img *im, img_val *list)
 static img_val *collect_info_list(const cli_env *env, const info_args *a)
 {
     unsigned flags = a->flags | (a->chain ? 0 : IMG_OPEN_NO_BACKING);
-    img *top = cli_open(env, a->filename, a->fmt, flags);
+    img *top = cli_open(env, a->filename, a->fmt,
+                   flags | (a->image_opts ? CLI_OPEN_IMAGE_OPTS : 0));
     img_val *list = top ? img_val_list_new() : NULL;
     if (top && !list) {
         cli_error(env, "Out of memory");
@@ -501,11 +503,11 @@ static int info_parse(const cli_env *env, int argc, char **argv, info_args *a)
         { "backing-chain", no_argument, NULL, OPT_BACKING_CHAIN },
         { NULL, 0, NULL, 0 },
     };
-    static const cli_opt_spec spec = {
+    const cli_opt_spec spec = {
         .cmd = "info",
         .shortopts = ":f:hU",
         .extra = extra,
-        .image_opts_status = 1, /* --image-opts: "... is not supported" */
+        .image_opts = &a->image_opts,
         .fn = info_option,
     };
     int r = cli_parse_opts_file(env, argc, argv, &spec, a, &a->filename);

@@ -40,6 +40,7 @@ typedef struct map_args {
     int64_t start;      /* --start-offset */
     int64_t max_length; /* --max-length, -1 when not given */
     const char *output_arg; /* --output's value, checked after the options */
+    int image_opts; /* --image-opts */
 } map_args;
 
 /* Status of [off, off+len) through the chain, as one entry. */
@@ -231,11 +232,11 @@ static int map_parse(const cli_env *env, int argc, char **argv, map_args *a)
         { "max-length", required_argument, NULL, 'l' },
         { NULL, 0, NULL, 0 },
     };
-    static const cli_opt_spec spec = {
+    const cli_opt_spec spec = {
         .cmd = "map",
         .shortopts = ":f:s:l:hU",
         .extra = extra,
-        .image_opts_status = 1, /* --image-opts: "... is not supported" */
+        .image_opts = &a->image_opts,
         .fn = map_option,
     };
     int r = cli_parse_opts_file(env, argc, argv, &spec, a, &a->filename);
@@ -252,7 +253,8 @@ int cmd_map(const cli_env *env, int argc, char **argv)
     if (r >= 0) {
         return r;
     }
-    img *top = cli_open(env, a.filename, a.fmt, a.flags);
+    img *top = cli_open(env, a.filename, a.fmt,
+                        a.flags | (a.image_opts ? CLI_OPEN_IMAGE_OPTS : 0));
     if (!top) {
         return 1;
     }

@@ -26,7 +26,7 @@ typedef struct measure_args {
     char *options;        /* -o, accumulated "a,b"; owned */
     const char *snapshot; /* -l */
     cli_output output;
-    unsigned flags; /* IMG_OPEN_* */
+    unsigned flags; /* IMG_OPEN_*, CLI_OPEN_IMAGE_OPTS */
     int has_size;
     uint64_t size; /* --size */
 } measure_args;
@@ -244,7 +244,7 @@ static int measure_help(const cli_env *env)
     return 0;
 }
 
-enum { OPT_OUTPUT = 256, OPT_SIZE, OPT_OBJECT };
+enum { OPT_OUTPUT = 256, OPT_SIZE, OPT_OBJECT, OPT_IMAGE_OPTS };
 
 static int measure_output_arg(const cli_env *env, const char *s,
                               measure_args *a)
@@ -286,6 +286,9 @@ static int measure_option(const cli_env *env, int c, measure_args *a)
         break;
     case OPT_OBJECT: /* accepted and ignored, as by the other commands */
         break;
+    case OPT_IMAGE_OPTS:
+        a->flags |= CLI_OPEN_IMAGE_OPTS;
+        break;
     }
     return r < 0 ? 1 : -1;
 }
@@ -294,7 +297,8 @@ static int measure_option(const cli_env *env, int c, measure_args *a)
 static int measure_check_args(const cli_env *env, const measure_args *a)
 {
     const char *msg = NULL;
-    if (!a->filename && (a->fmt || a->snapshot)) {
+    if (!a->filename &&
+        (a->fmt || a->snapshot || (a->flags & CLI_OPEN_IMAGE_OPTS))) {
         msg = "--image-opts, -f, and -l require a filename argument.";
     } else if (a->filename && a->has_size) {
         msg = "--size N cannot be used together with a filename.";
@@ -318,6 +322,7 @@ static int measure_parse(const cli_env *env, int argc, char **argv,
         { "size", required_argument, NULL, OPT_SIZE },
         { "force-share", no_argument, NULL, 'U' },
         { "object", required_argument, NULL, OPT_OBJECT },
+        { "image-opts", no_argument, NULL, OPT_IMAGE_OPTS },
         { NULL, 0, NULL, 0 },
     };
     int c;

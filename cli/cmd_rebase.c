@@ -34,6 +34,7 @@ typedef struct rebase_args {
     const char *src_cache; /* -T */
     const char *filename;
     int unsafe, progress, quiet, force_share;
+    int image_opts; /* --image-opts */
 } rebase_args;
 
 /* The images being compared and the state of the copy. */
@@ -71,10 +72,10 @@ static int parse_option(const cli_env *env, int c, void *args)
 static int parse_args(const cli_env *env, int argc, char **argv,
                       rebase_args *a)
 {
-    static const cli_opt_spec spec = {
+    const cli_opt_spec spec = {
         .cmd = "rebase",
         .shortopts = ":hf:F:b:upt:T:qU",
-        .image_opts_status = -1, /* --image-opts: accepted and ignored */
+        .image_opts = &a->image_opts,
         .fn = parse_option,
     };
     int r = cli_parse_opts(env, argc, argv, &spec, a);
@@ -296,7 +297,8 @@ static int run(const cli_env *env, const rebase_args *a, rebase_job *j)
         cli_error(env, "Invalid source cache option: %s", a->src_cache);
         return 1;
     }
-    j->top = cli_open(env, a->filename, a->fmt, flags);
+    j->top = cli_open(env, a->filename, a->fmt,
+                      flags | (a->image_opts ? CLI_OPEN_IMAGE_OPTS : 0));
     if (!j->top) {
         return 1;
     }

@@ -26,6 +26,7 @@ typedef struct resize_args {
     int prealloc;     /* IMG_PREALLOC_* */
     int quiet;        /* -q */
     int shrink;       /* --shrink */
+    int image_opts; /* --image-opts */
 } resize_args;
 
 /* One of resize's own options; returns -1 to go on, else the status. */
@@ -61,11 +62,11 @@ static int parse_args(const cli_env *env, int argc, char **argv, resize_args *a)
         { "shrink", no_argument, NULL, OPT_SHRINK },
         { NULL, 0, NULL, 0 },
     };
-    static const cli_opt_spec spec = {
+    const cli_opt_spec spec = {
         .cmd = "resize",
         .shortopts = ":f:hq",
         .extra = extra,
-        .image_opts_status = 1, /* --image-opts: "... is not supported" */
+        .image_opts = &a->image_opts,
         .fn = parse_option,
     };
     if (argc < 3) {
@@ -153,7 +154,8 @@ int cmd_resize(const cli_env *env, int argc, char **argv)
     if (parse_size(env, a.size, &sign, &n) < 0) {
         return 1;
     }
-    img *im = cli_open(env, a.filename, a.fmt, IMG_OPEN_RDWR);
+    img *im = cli_open(env, a.filename, a.fmt,
+                       IMG_OPEN_RDWR | (a.image_opts ? CLI_OPEN_IMAGE_OPTS : 0));
     if (!im) {
         return 1;
     }

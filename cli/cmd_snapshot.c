@@ -10,7 +10,7 @@
  * the wall clock in microseconds, -a applies by id or else by name, -d
  * deletes the first snapshot with that name.  Like qemu-img 7.2 there is
  * no -f; --object is accepted and ignored (nothing here needs secrets);
- * --image-opts is not supported.  Exit status 0, or 1 on any failure.
+ * Exit status 0, or 1 on any failure.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,6 +37,7 @@ typedef struct snap_args {
     const char *filename;
     unsigned flags;       /* IMG_OPEN_* */
     int quiet;            /* -q: accepted, nothing to silence */
+    int image_opts; /* --image-opts */
 } snap_args;
 
 /* -l, -a, -c, -d: only one of them. */
@@ -83,10 +84,10 @@ static int parse_option(const cli_env *env, int c, void *args)
 static int parse_args(const cli_env *env, int argc, char **argv,
                       snap_args *a)
 {
-    static const cli_opt_spec spec = {
+    const cli_opt_spec spec = {
         .cmd = "snapshot",
         .shortopts = ":la:c:d:hqU",
-        .image_opts_status = 1,
+        .image_opts = &a->image_opts,
         .fn = parse_option,
     };
     int r = cli_parse_opts(env, argc, argv, &spec, a);
@@ -183,7 +184,8 @@ int cmd_snapshot(const cli_env *env, int argc, char **argv)
     if (ret >= 0) {
         return ret;
     }
-    img *im = cli_open(env, a.filename, NULL, a.flags);
+    img *im = cli_open(env, a.filename, NULL,
+                       a.flags | (a.image_opts ? CLI_OPEN_IMAGE_OPTS : 0));
     if (!im) {
         return 1;
     }

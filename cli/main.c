@@ -34,8 +34,10 @@ static const char *const parameter_help[] = {
     "not written (0: write everything)",
     "-m num_coroutines: parallel workers (1 to 16); -W: write out of order",
     "-r rate_limit: at most this many bytes per second",
-    "--object: accepted and ignored (vdisk needs no secrets); "
-    "--image-opts: option strings for images are not supported",
+    "--object: accepted and ignored (vdisk needs no secrets)",
+    "--image-opts: each image is named by options, as "
+    "driver=FMT,file.filename=FILE (also file.driver=file, "
+    "read-only=on|off; driver=file,filename=FILE reads the file as raw)",
     "--untrusted (or VDISK_UNTRUSTED=1): references inside an image must "
     "be regular files in the image's own directory",
 };

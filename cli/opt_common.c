@@ -69,6 +69,10 @@ static int common_option(const cli_env *env, int c, char **argv,
     case CLI_OPT_OBJECT:
         return -1; /* accepted and ignored: nothing here needs secrets */
     case CLI_OPT_IMAGE_OPTS:
+        if (spec->image_opts) {
+            *spec->image_opts = 1;
+            return -1;
+        }
         if (spec->image_opts_status < 0) {
             return -1;
         }

@@ -37,9 +37,14 @@ typedef struct cli_opt_spec {
                                  * in it adds --force-share as -U */
     const struct option *extra; /* more long options (zero-terminated,
                                  * at most 12) or NULL */
-    int image_opts_status;      /* -1: --image-opts accepted and ignored;
-                                 * else it prints "... is not supported"
-                                 * and stops with this status */
+    int *image_opts;            /* set to 1 by --image-opts: the file
+                                 * names are option strings (cli_open's
+                                 * CLI_OPEN_IMAGE_OPTS); NULL: refused,
+                                 * see image_opts_status */
+    int image_opts_status;      /* without image_opts: -1, --image-opts
+                                 * accepted and ignored; else it prints
+                                 * "... is not supported" and stops with
+                                 * this status */
     cli_opt_fn fn;
     unsigned flags;             /* CLI_SPEC_*, 0 for all common options */
     int (*help)(const cli_env *env); /* -h: prints, returns the status;

@@ -14,7 +14,7 @@ run vdisk check -r leaks data.img
 run vdisk check -r all -f raw data.img
 run vdisk check --repair=leaks -f raw data.img
 # --object is accepted and ignored (nothing here needs secrets), as by
-# qemu-img; --image-opts is refused.
+# qemu-img; with --image-opts a bare file name is not an option string.
 run vdisk check --object secret,id=s0,data=x data.img
 run vdisk check --image-opts data.img
 

@@ -293,6 +293,20 @@ static int open_writer(img *im, qcow2_state *s, img_err *err)
     return 0;
 }
 
+/* Bitmaps that a writer unaware of them left behind (it cleared the
+ * autoclear bit): they no longer count, and QEMU warns as it opens. */
+static void warn_stale_bitmaps(const img *im, const qcow2_state *s)
+{
+    if (s->hdr.version >= 3 && s->meta.has_bitmaps &&
+        !(s->hdr.autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
+        qcow2_report(s,
+                     "warning: %s: a program lacking bitmap support "
+                     "modified this file, so all bitmaps are now considered "
+                     "inconsistent ('check -r leaks' frees their clusters)",
+                     im->filename);
+    }
+}
+
 /* Returns 0 or -errno; on failure everything opened here is released. */
 int qcow2_open(img *im, img_file *file, unsigned flags, img_err *err)
 {
@@ -317,6 +331,7 @@ int qcow2_open(img *im, img_file *file, unsigned flags, img_err *err)
         return r;
     }
     set_backing(im, s);
+    warn_stale_bitmaps(im, s);
     return 0;
 }
 
@@ -604,10 +619,10 @@ static int qcow2_block_status(img *im, uint64_t off, uint64_t len,
 }
 
 /* format-specific data in qemu-img 7.2's key order (the hash order of
- * its QDict): compat, compression-type, lazy-refcounts, bitmaps,
- * refcount-bits, data-file, encrypt, data-file-raw, corrupt,
- * extended-l2.  bitmaps and encrypt are not reported yet. */
-static img_val *specific_data(const qcow2_state *s)
+ * its QDict): compat, compression-type, lazy-refcounts, bitmaps (taken
+ * over; NULL when there are none), refcount-bits, data-file, encrypt,
+ * data-file-raw, corrupt, extended-l2.  encrypt is not reported yet. */
+static img_val *specific_data(const qcow2_state *s, img_val *bitmaps)
 {
     img_val *d = img_val_dict_new();
     int v3 = s->hdr.version >= 3;
@@ -619,6 +634,7 @@ static img_val *specific_data(const qcow2_state *s)
         img_val_dict_set_bool(d, "lazy-refcounts", (s->hdr.compat &
                               QCOW2_COMPAT_LAZY_REFCOUNTS) != 0);
     }
+    img_val_dict_set(d, "bitmaps", bitmaps);
     img_val_dict_set_int(d, "refcount-bits", 1ll << s->hdr.refcount_order);
     if (!v3) {
         return d;
@@ -645,8 +661,13 @@ static int qcow2_info(img *im, img_info *out, img_err *err)
     out->encrypted = s->hdr.crypt_method != QCOW2_CRYPT_NONE;
     out->has_dirty_flag = 1;
     out->dirty_flag = (s->hdr.incompat & QCOW2_INCOMPAT_DIRTY) != 0;
+    img_val *bitmaps = NULL;
+    int r = qcow2_bitmaps_info(s, im->file, &bitmaps, err);
+    if (r < 0) {
+        return r;
+    }
     img_val *spec = img_val_dict_new();
-    img_val *data = specific_data(s);
+    img_val *data = specific_data(s, bitmaps);
     if (!spec || !data) {
         img_val_free(spec);
         img_val_free(data);

@@ -601,4 +601,10 @@ int qcow2_change_backing(img *im, const char *name, const char *fmt,
                          img_err *err);
 int qcow2_make_empty(img *im, img_err *err);
 
+/* qcow2_bitmaps.c: the persistent bitmaps' names, flags and granularity
+ * for info, as a list of dicts in qemu-img's form; *out is NULL when the
+ * image has no valid bitmaps. */
+int qcow2_bitmaps_info(const qcow2_state *s, img_file *file, img_val **out,
+                       img_err *err);
+
 #endif

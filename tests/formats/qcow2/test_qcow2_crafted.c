@@ -575,3 +575,105 @@ Test(qcow2_crafted, read_errors_propagate_cleanly)
     }
     free(m.data);
 }
+
+/* ---- the persistent bitmaps' directory (read by info) ---- */
+
+#define BITMAPS_EXT 0x23852875u
+#define AUTOCLEAR_OFF 88
+
+/* Gives m a bitmaps extension (autoclear bit set) for a directory of
+ * dsize bytes at the end of the file, which holds one entry named "b"
+ * (auto, 64 KiB granularity); returns the directory's offset. */
+static size_t add_bitmap_directory(mem_img *m, uint32_t nb, uint64_t dsize)
+{
+    size_t dir = m->len;
+    m->len += CLUSTER;
+    uint8_t *e = m->data + dir;
+    memset(e, 0, CLUSTER);
+    e[15] = 2;                      /* flags: auto */
+    e[16] = 1;                      /* type: dirty tracking */
+    e[17] = 16;                     /* granularity bits */
+    e[19] = 1;                      /* name size */
+    e[24] = 'b';
+    uint8_t ext[24] = { 0 };
+    for (int i = 0; i < 4; i++) {
+        ext[i] = (uint8_t)(nb >> (24 - 8 * i));
+    }
+    for (int i = 0; i < 8; i++) {
+        ext[8 + i] = (uint8_t)(dsize >> (56 - 8 * i));
+        ext[16 + i] = (uint8_t)((uint64_t)dir >> (56 - 8 * i));
+    }
+    set_extension(m, BITMAPS_EXT, ext, sizeof(ext));
+    put64(m, AUTOCLEAR_OFF, 1);
+    return dir;
+}
+
+/* The info of m: 0 with *bitmaps set to the "bitmaps" list (or NULL), or
+ * the error, whose message must then contain text. */
+static int bitmaps_info(const mem_img *m, const char *text)
+{
+    img *im = open_ok(m, 0);
+    img_info info = { 0 };
+    img_err err = { 0 };
+    int r = img_get_info(im, &info, &err);
+    if (r < 0) {
+        cr_assert_not_null(strstr(err.msg, text), "message '%s' lacks '%s'",
+                           err.msg, text);
+    } else {
+        const img_val *data = img_val_dict_get(info.format_specific, "data");
+        const img_val *list = img_val_dict_get(data, "bitmaps");
+        r = list ? (int)img_val_count(list) : 0;
+        if (list) {
+            const img_val *b = img_val_at(list, 0);
+            cr_assert_str_eq(img_val_str(img_val_dict_get(b, "name")), "b");
+            cr_assert_eq(img_val_uint(img_val_dict_get(b, "granularity")),
+                         65536);
+        }
+    }
+    img_info_clear(&info);
+    img_close(im);
+    return r;
+}
+
+Test(qcow2_crafted, bitmap_directory_is_listed)
+{
+    mem_img m = base();
+    add_bitmap_directory(&m, 1, 32);
+    cr_assert_eq(bitmaps_info(&m, ""), 1);
+    put64(&m, AUTOCLEAR_OFF, 0); /* cleared by a writer: none count */
+    cr_assert_eq(bitmaps_info(&m, ""), 0);
+    free(m.data);
+}
+
+Test(qcow2_crafted, bad_bitmap_directories_are_reported)
+{
+    static const struct {
+        uint32_t nb;
+        uint64_t dsize;
+        size_t poke;     /* directory byte to change, or 0 */
+        uint8_t value;
+        const char *text;
+    } cases[] = {
+        { 0, 32, 0, 0, "bad bitmap count" },
+        { 65536, 32, 0, 0, "bad bitmap count" },
+        { 1, 1ull << 40, 0, 0, "directory outside the file" },
+        { 1, 16, 0, 0, "directory outside the file or too large" },
+        { 2, 32, 0, 0, "fewer entries" },
+        { 1, 64, 0, 0, "size does not match" },
+        { 1, 32, 19, 0, "bad entry" },       /* empty name */
+        { 1, 32, 19, 200, "entry past the end" },
+        { 1, 32, 16, 2, "bad entry" },       /* unknown type */
+        { 1, 32, 17, 40, "bad entry" },      /* granularity 2^40 */
+        { 1, 32, 23, 8, "bad entry" },       /* extra data, not allowed */
+        { 1, 32, 12, 0x80, "bad entry" },    /* reserved flag */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        mem_img m = base();
+        size_t dir = add_bitmap_directory(&m, cases[i].nb, cases[i].dsize);
+        if (cases[i].poke) {
+            m.data[dir + cases[i].poke] = cases[i].value;
+        }
+        cr_assert_lt(bitmaps_info(&m, cases[i].text), 0, "case %zu", i);
+        free(m.data);
+    }
+}

@@ -207,7 +207,9 @@ static size_t copy_log(rec_file *r, const rec_op *const *log, const size_t *n,
 {
     pthread_mutex_lock(&r->lock);
     size_t len = *n;
-    memcpy(out, *log, (len < max ? len : max) * sizeof(*out));
+    if (len > 0) { /* an empty log may still be NULL */
+        memcpy(out, *log, (len < max ? len : max) * sizeof(*out));
+    }
     pthread_mutex_unlock(&r->lock);
     return len;
 }

@@ -619,10 +619,11 @@ static int qcow2_block_status(img *im, uint64_t off, uint64_t len,
 }
 
 /* format-specific data in qemu-img 7.2's key order (the hash order of
- * its QDict): compat, compression-type, lazy-refcounts, bitmaps (taken
- * over; NULL when there are none), refcount-bits, data-file, encrypt,
- * data-file-raw, corrupt, extended-l2.  encrypt is not reported yet. */
-static img_val *specific_data(const qcow2_state *s, img_val *bitmaps)
+ * its QDict): compat, compression-type, lazy-refcounts, bitmaps,
+ * refcount-bits, data-file, encrypt, data-file-raw, corrupt, extended-l2.
+ * bitmaps and encrypt are taken over (NULL: none). */
+static img_val *specific_data(const qcow2_state *s, img_val *bitmaps,
+                              img_val *encrypt)
 {
     img_val *d = img_val_dict_new();
     int v3 = s->hdr.version >= 3;
@@ -637,11 +638,13 @@ static img_val *specific_data(const qcow2_state *s, img_val *bitmaps)
     img_val_dict_set(d, "bitmaps", bitmaps);
     img_val_dict_set_int(d, "refcount-bits", 1ll << s->hdr.refcount_order);
     if (!v3) {
+        img_val_dict_set(d, "encrypt", encrypt);
         return d;
     }
     if (s->meta.data_file) {
         img_val_dict_set_str(d, "data-file", s->meta.data_file);
     }
+    img_val_dict_set(d, "encrypt", encrypt);
     if (s->data_file_used) {
         img_val_dict_set_bool(d, "data-file-raw", (s->hdr.autoclear &
                               QCOW2_AUTOCLEAR_DATA_RAW) != 0);
@@ -661,13 +664,17 @@ static int qcow2_info(img *im, img_info *out, img_err *err)
     out->encrypted = s->hdr.crypt_method != QCOW2_CRYPT_NONE;
     out->has_dirty_flag = 1;
     out->dirty_flag = (s->hdr.incompat & QCOW2_INCOMPAT_DIRTY) != 0;
-    img_val *bitmaps = NULL;
+    img_val *bitmaps = NULL, *encrypt = NULL;
     int r = qcow2_bitmaps_info(s, im->file, &bitmaps, err);
+    if (r >= 0) {
+        r = qcow2_crypt_info(s, im->file, &encrypt, err);
+    }
     if (r < 0) {
+        img_val_free(bitmaps);
         return r;
     }
     img_val *spec = img_val_dict_new();
-    img_val *data = specific_data(s, bitmaps);
+    img_val *data = specific_data(s, bitmaps, encrypt);
     if (!spec || !data) {
         img_val_free(spec);
         img_val_free(data);

@@ -607,4 +607,10 @@ int qcow2_make_empty(img *im, img_err *err);
 int qcow2_bitmaps_info(const qcow2_state *s, img_file *file, img_val **out,
                        img_err *err);
 
+/* qcow2_crypt_info.c: the "encrypt" dict of info for an encrypted image
+ * (the LUKS header's algorithms and key slots, or the legacy AES method);
+ * *out is NULL when the image is not encrypted. */
+int qcow2_crypt_info(const qcow2_state *s, img_file *file, img_val **out,
+                     img_err *err);
+
 #endif

@@ -7,6 +7,10 @@ static const cli_command commands[] = {
     { "amend", cmd_amend,
       "[--object objectdef] [--image-opts] [-p] [-q] [-f fmt] [-t cache] "
       "[--force] -o options filename" },
+    { "bitmap", cmd_bitmap,
+      "(--merge SOURCE | --add | --remove | --clear | --enable | --disable)"
+      "... [-b source_file [-F source_fmt]] [-g granularity] "
+      "[--object objectdef] [--image-opts | -f fmt] filename bitmap" },
 #ifdef VDISK_HAVE_EMU
     { "boot", cmd_boot,
       "[-f fmt] [-U] filename [--memory size] [--serial file|-] "

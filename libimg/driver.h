@@ -69,6 +69,8 @@ struct img_driver {
                            img_err *err);
     int (*snapshot_load_tmp)(img *im, const char *id, const char *name,
                              img_err *err);
+    /* Persistent bitmaps (see img_bitmap_change_apply); NULL: -ENOTSUP. */
+    int (*bitmap_change)(img *im, const img_bitmap_change *c, img_err *err);
     /* qemu-img amend: options (terminated by name NULL; NULL: no amend)
      * and the change itself, on an image opened read/write. */
     const img_opt_desc *amend_opts;

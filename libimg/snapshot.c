@@ -1,4 +1,5 @@
-/* libimg/snapshot.c -- the public internal-snapshot API (img_snapshot_*):
+/* libimg/snapshot.c -- the public internal-snapshot API (img_snapshot_*)
+ * and the persistent-bitmap one (img_bitmap_change_apply):
  * argument and mode checks, the driver lock, and QEMU's messages for
  * formats without snapshots (block/snapshot.c: bdrv_snapshot_*).
  */
@@ -115,6 +116,23 @@ int img_snapshot_load_tmp(img *im, const char *id, const char *name,
     }
     img_drv_lock(im);
     int r = im->drv->snapshot_load_tmp(im, id, name, err);
+    img_drv_unlock(im);
+    return r;
+}
+
+int img_bitmap_change_apply(img *im, const img_bitmap_change *c,
+                            img_err *err)
+{
+    int r = need_writable(im, err);
+    if (r < 0) {
+        return r;
+    }
+    if (!im->drv->bitmap_change) {
+        return img_err_set(err, ENOTSUP, "Can't store persistent bitmaps "
+                           "to '%s': Operation not supported", im->filename);
+    }
+    img_drv_lock(im);
+    r = im->drv->bitmap_change(im, c, err);
     img_drv_unlock(im);
     return r;
 }

@@ -719,5 +719,6 @@ const img_driver img_qcow2_driver = {
     .snapshot_create = qcow2_snapshot_create,
     .snapshot_goto = qcow2_snapshot_goto,
     .snapshot_delete = qcow2_snapshot_delete,
+    .bitmap_change = qcow2_bitmap_change,
     .snapshot_load_tmp = qcow2_snapshot_load_tmp,
 };

@@ -238,6 +238,7 @@ typedef struct qcow2_state {
     int dirty_set;              /* we set the dirty bit on disk */
     int corrupt;                /* metadata overlap seen: no writes */
     int prepared;               /* first-write header update done */
+    int keep_bitmaps;           /* the bitmap command: bitmaps stay valid */
     qcow2_free_req *frees;      /* deferred refcount decrements */
     size_t nfrees, frees_cap;
     uint8_t *cow_buf;           /* 2 clusters: composing partial writes */
@@ -420,6 +421,12 @@ int qcow2_alloc_clusters_at(qcow2_state *s, img_file *file, uint64_t off,
  * after the previous one. */
 int qcow2_alloc_bytes(qcow2_state *s, img_file *file, uint64_t size,
                       uint64_t *off, img_err *err);
+/* Allocates clusters for len bytes of new metadata and writes buf there:
+ * the new refcounts first, then the bytes, flushed; on failure the
+ * clusters are freed again.  *off is where they went. */
+int qcow2_write_new_clusters(qcow2_state *s, img_file *file,
+                             const void *buf, uint64_t len, uint64_t *off,
+                             img_err *err);
 /* Drops one reference to [off, off + len) now (the caller has made sure
  * nothing on disk refers to it any more). */
 int qcow2_free_clusters(qcow2_state *s, img_file *file, uint64_t off,
@@ -601,11 +608,38 @@ int qcow2_change_backing(img *im, const char *name, const char *fmt,
                          img_err *err);
 int qcow2_make_empty(img *im, img_err *err);
 
-/* qcow2_bitmaps.c: the persistent bitmaps' names, flags and granularity
- * for info, as a list of dicts in qemu-img's form; *out is NULL when the
- * image has no valid bitmaps. */
+/* qcow2_bitmaps.c: the persistent bitmaps' directory. */
+typedef struct qcow2_bitmap {
+    uint64_t table_off;  /* bitmap table (table_size 8-byte entries) */
+    uint32_t table_size;
+    uint32_t flags;      /* QCOW2_BME_FLAG_* */
+    uint8_t type;
+    uint8_t gbits;       /* granularity: 1 << gbits bytes per bit */
+    char *name;          /* malloc'd */
+    uint8_t *extra;      /* malloc'd, extra_len bytes kept as they are */
+    uint32_t extra_len;
+} qcow2_bitmap;
+
+typedef struct qcow2_bitmap_dir {
+    qcow2_bitmap *b;     /* malloc'd, n entries */
+    uint32_t n;
+    uint64_t off, size;  /* where the directory is in the file */
+} qcow2_bitmap_dir;
+
+/* The bitmaps extension of the header, or NULL. */
+const qcow2_ext *qcow2_bitmaps_ext(const qcow2_state *s);
+/* Reads and checks the directory; d->n is 0 when the image has no valid
+ * bitmaps (none, or the autoclear bit cleared).  Free with
+ * qcow2_bitmap_dir_free (also after a failure). */
+int qcow2_bitmap_dir_load(const qcow2_state *s, img_file *file,
+                          qcow2_bitmap_dir *d, img_err *err);
+void qcow2_bitmap_dir_free(qcow2_bitmap_dir *d);
+/* The bitmaps' names, flags and granularity for info, as a list of dicts
+ * in qemu-img's form; *out is NULL when the image has no valid bitmaps. */
 int qcow2_bitmaps_info(const qcow2_state *s, img_file *file, img_val **out,
                        img_err *err);
+/* qcow2_bitmaps_write.c: the bitmap command's change (driver hook). */
+int qcow2_bitmap_change(img *im, const img_bitmap_change *c, img_err *err);
 
 /* qcow2_crypt_info.c: the "encrypt" dict of info for an encrypted image
  * (the LUKS header's algorithms and key slots, or the legacy AES method);

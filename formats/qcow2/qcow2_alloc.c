@@ -361,6 +361,31 @@ int qcow2_alloc_bytes(qcow2_state *s, img_file *file, uint64_t size,
     return 0;
 }
 
+int qcow2_write_new_clusters(qcow2_state *s, img_file *file,
+                             const void *buf, uint64_t len, uint64_t *off,
+                             img_err *err)
+{
+    int r = qcow2_alloc_clusters(s, file, len, off, err);
+    if (r < 0) {
+        return r;
+    }
+    /* the refcounts of the new clusters first */
+    r = qcow2_meta_flush(s, file, err);
+    if (r >= 0) {
+        r = qcow2_overlap_check(s, file, *off, len, err);
+    }
+    if (r >= 0) {
+        r = qcow2_file_write(s, file, buf, len, *off, err);
+    }
+    if (r >= 0) {
+        r = qcow2_flush_files(s, file, err);
+    }
+    if (r < 0) {
+        (void)qcow2_free_clusters(s, file, *off, len, 0, NULL);
+    }
+    return r;
+}
+
 int qcow2_free_clusters(qcow2_state *s, img_file *file, uint64_t off,
                         uint64_t len, int punch, img_err *err)
 {

@@ -140,6 +140,25 @@ _Static_assert(QCOW2_SN_EXTRA_SIZE + 4 == QCOW2_SN_FIXED_LEN,
 #define QCOW2_MAX_SNAPSHOTS      65536
 #define QCOW2_MAX_SNAPSHOT_EXTRA 1024
 #define QCOW2_MAX_SNAPSHOT_TABLE (64u * 1024 * 1024)
+
+/* Persistent bitmaps: the extension's data (nb_bitmaps, reserved,
+ * directory size and offset), directory entries (QCOW2_BME_LEN fixed
+ * bytes, extra data, name, padded to 8) and their limits, as QEMU sets
+ * them. */
+#define QCOW2_BITMAPS_EXT_LEN 24
+#define QCOW2_BME_LEN 24
+#define QCOW2_MAX_BITMAPS 65535u
+#define QCOW2_BME_MAX_NAME 1023u
+#define QCOW2_MAX_BITMAP_DIRECTORY ((uint64_t)QCOW2_MAX_BITMAPS * 1024)
+#define QCOW2_BME_FLAG_IN_USE (1u << 0)
+#define QCOW2_BME_FLAG_AUTO (1u << 1)
+#define QCOW2_BME_FLAG_EXTRA_COMPATIBLE (1u << 2)
+#define QCOW2_BME_KNOWN_FLAGS 7u
+#define QCOW2_BME_TYPE_DIRTY 1
+#define QCOW2_BME_MIN_GRANULARITY_BITS 9
+#define QCOW2_BME_MAX_GRANULARITY_BITS 31
+/* Bitmap table entries: a data cluster's offset, or 0 (all zeros). */
+#define QCOW2_BME_TABLE_OFFSET_MASK 0x00fffffffffffe00ull
 /* Offsets of metadata and data must stay below 2^56 (the L2 offset
  * field); files larger than this are refused. */
 #define QCOW2_MAX_HOST_OFFSET    (1ull << 56)

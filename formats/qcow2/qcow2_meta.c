@@ -363,10 +363,14 @@ int qcow2_overlap_check(qcow2_state *s, img_file *file, uint64_t off,
 
 /* Autoclear bits we do not maintain are cleared before the first change
  * (the spec's rule; a cleared bitmaps bit tells QEMU the persistent
- * bitmaps are stale).  Raw external data is kept up to date. */
+ * bitmaps are stale).  Raw external data is kept up to date, and so are
+ * the bitmaps when the change is the bitmap command's own. */
 static int clear_autoclear(qcow2_state *s, img_file *file, img_err *err)
 {
     uint64_t keep = s->hdr.autoclear & QCOW2_AUTOCLEAR_DATA_RAW;
+    if (s->keep_bitmaps) {
+        keep |= s->hdr.autoclear & QCOW2_AUTOCLEAR_BITMAPS;
+    }
     if (s->hdr.version < 3 || s->hdr.autoclear == keep) {
         return 0;
     }

@@ -336,29 +336,12 @@ static uint8_t *encode_table(const qcow2_state *s, uint64_t len)
 static int write_table_at(qcow2_state *s, img_file *file, uint64_t len,
                           uint64_t *off, img_err *err)
 {
-    int r = qcow2_alloc_clusters(s, file, len, off, err);
-    if (r < 0) {
-        return r;
+    uint8_t *b = encode_table(s, len);
+    if (!b) {
+        return img_err_set(err, ENOMEM, "Out of memory");
     }
-    /* the refcounts of the new clusters first */
-    r = qcow2_meta_flush(s, file, err);
-    if (r >= 0) {
-        r = qcow2_overlap_check(s, file, *off, len, err);
-    }
-    uint8_t *b = r >= 0 ? encode_table(s, len) : NULL;
-    if (r >= 0 && !b) {
-        r = img_err_set(err, ENOMEM, "Out of memory");
-    }
-    if (r >= 0) {
-        r = qcow2_file_write(s, file, b, len, *off, err);
-    }
+    int r = qcow2_write_new_clusters(s, file, b, len, off, err);
     free(b);
-    if (r >= 0) {
-        r = qcow2_flush_files(s, file, err);
-    }
-    if (r < 0) {
-        (void)qcow2_free_clusters(s, file, *off, len, 0, NULL);
-    }
     return r;
 }
 

@@ -5,8 +5,11 @@
 # of the file: the kernel's read-ahead for one worker may bring back pages
 # another worker has just dropped.  Where the kernel cannot
 # tell what is cached (no cachestat(2), before Linux 6.5) nothing may be
-# dropped, and that is what is checked there.  qemu-img compare checks
-# every output against its source.
+# dropped, and that is what is checked there.  "Stays" allows a
+# sixteenth to go: on a busy machine a few pages of a cached file leave
+# the cache on their own (seen: 2 to 15 of 8192 with eight copies of
+# this test and the qcow2 suite running), while dropping leaves at most
+# a quarter.  qemu-img compare checks every output against its source.
 set -u
 
 failures=0
@@ -60,11 +63,13 @@ else
     cold_max=$all
 fi
 # Checks that at most max (and, without cachestat, all) pages stayed.
+# check_cached WHAT MAX: at most MAX pages of base.raw were cached after
+# the convert; MAX = all means the file had to stay (all but 1/16).
 check_cached() {
     local what=$1 max=$2 n=$after
-    if ((n > max)) || ((max == all && n != all)); then
+    if ((n > max)) || ((max == all && n < all - all / 16)); then
         fail "$what: $n of $all pages cached, want" \
-             "$( ((max == all)) && echo "all" || echo "at most $max")"
+             "$( ((max == all)) && echo "nearly all" || echo "at most $max")"
     fi
 }
 

@@ -89,10 +89,10 @@ typedef struct cli_image_ref {
     int read_only; /* read-only=on */
 } cli_image_ref;
 
-/* Parses an --image-opts string; 0, or -EINVAL with QEMU's message (or
- * ours, for what QEMU would do and vdisk does not) in msg. */
-int cli_image_opts_parse(const char *spec, cli_image_ref *out, char *msg,
-                         size_t msglen);
+/* Parses an --image-opts string; 0, or -errno with QEMU's message (or
+ * ours, for what QEMU would do and vdisk does not) in err. */
+int cli_image_opts_parse(const char *spec, cli_image_ref *out,
+                         img_err *err);
 void cli_image_ref_free(cli_image_ref *r);
 
 /* Opens an image the way every command does: format or probe, -U, the

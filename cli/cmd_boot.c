@@ -256,7 +256,7 @@ static int boot_parse(const cli_env *env, int argc, char **argv,
         .shortopts = ":f:hU",
         .extra = extra,
         .fn = boot_option,
-        .flags = CLI_SPEC_NO_OBJECT | CLI_SPEC_NO_IMAGE_OPTS,
+        .flags = CLI_SPEC_NO_OBJECT,
         .help = boot_help,
     };
     int r = cli_parse_opts(env, argc, argv, &spec, a);

@@ -60,9 +60,7 @@ static int parse_options(const cli_env *env, int argc, char **argv,
     static const cli_opt_spec spec = {
         .cmd = "create",
         .shortopts = ":F:b:f:ho:qu",
-        .image_opts_status = -1, /* unused: no --image-opts */
         .fn = parse_option,
-        .flags = CLI_SPEC_NO_IMAGE_OPTS,
     };
     return cli_parse_opts(env, argc, argv, &spec, a);
 }

@@ -13,9 +13,7 @@
  * are quoted as QEMU quotes them: ",," is a comma inside a value.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,15 +35,6 @@ static void seen_free(opts_seen *s)
     free(s->file_driver);
     free(s->filename);
     free(s->read_only);
-}
-
-static int fail(char *msg, size_t msglen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
 }
 
 /* Copies the text at *p up to a single comma (",," is a comma) or the end
@@ -98,27 +87,26 @@ static char **slot_of(opts_seen *s, const char *key, size_t len)
 }
 
 /* Reads every key=value of spec into s (a repeated key: the last wins). */
-static int read_keys(const char *spec, opts_seen *s, char *msg,
-                     size_t msglen)
+static int read_keys(const char *spec, opts_seen *s, img_err *err)
 {
     const char *p = spec;
     while (*p) {
         size_t klen = strcspn(p, "=,");
         if (p[klen] != '=') {
-            return fail(msg, msglen,
+            return img_err_set(err, EINVAL,
                         "'%.*s' is not a key=value option; name the file "
                         "with file.filename=",
                         (int)klen, p);
         }
         char **slot = slot_of(s, p, klen);
         if (!slot && klen > 5 && !memcmp(p, "file.", 5)) {
-            return fail(msg, msglen,
+            return img_err_set(err, EINVAL,
                         "Block protocol 'file' doesn't support the option "
                         "'%.*s'",
                         (int)(klen - 5), p + 5);
         }
         if (!slot) {
-            return fail(msg, msglen,
+            return img_err_set(err, EINVAL,
                         "Block format '%s' does not support the option "
                         "'%.*s'",
                         s->driver ? s->driver : "(probed)", (int)klen, p);
@@ -126,7 +114,7 @@ static int read_keys(const char *spec, opts_seen *s, char *msg,
         p += klen + 1;
         char *value = take_value(&p);
         if (!value) {
-            return fail(msg, msglen, "Out of memory");
+            return img_err_set(err, ENOMEM, "Out of memory");
         }
         free(*slot);
         *slot = value;
@@ -152,37 +140,36 @@ static int parse_on_off(const char *v, int *out)
 }
 
 /* Which file and format the keys name. */
-static int resolve(opts_seen *s, cli_image_ref *out, char *msg,
-                   size_t msglen)
+static int resolve(opts_seen *s, cli_image_ref *out, img_err *err)
 {
     if (s->read_only && parse_on_off(s->read_only, &out->read_only) < 0) {
-        return fail(msg, msglen,
+        return img_err_set(err, EINVAL,
                     "Parameter 'read-only' expects 'on' or 'off'");
     }
     if (s->driver && is_protocol(s->driver)) {
         if (s->file_filename || s->file_driver) {
-            return fail(msg, msglen,
+            return img_err_set(err, EINVAL,
                         "Block protocol '%s' doesn't support the option "
                         "'file'",
                         s->driver);
         }
         if (!s->filename) {
-            return fail(msg, msglen, "The '%s' block driver requires a file "
+            return img_err_set(err, EINVAL, "The '%s' block driver requires a file "
                         "name", s->driver);
         }
         out->filename = s->filename;
         s->filename = NULL;
         out->fmt = strdup("raw");
-        return out->fmt ? 0 : fail(msg, msglen, "Out of memory");
+        return out->fmt ? 0 : img_err_set(err, ENOMEM, "Out of memory");
     }
     if (s->file_driver && !is_protocol(s->file_driver)) {
-        return fail(msg, msglen,
+        return img_err_set(err, EINVAL,
                     "Protocol driver '%s' is not supported: vdisk opens "
                     "local files only",
                     s->file_driver);
     }
     if (!s->file_filename) {
-        return fail(msg, msglen,
+        return img_err_set(err, EINVAL,
                     "A block device must be specified for \"file\"");
     }
     out->filename = s->file_filename;
@@ -192,14 +179,13 @@ static int resolve(opts_seen *s, cli_image_ref *out, char *msg,
     return 0;
 }
 
-int cli_image_opts_parse(const char *spec, cli_image_ref *out, char *msg,
-                         size_t msglen)
+int cli_image_opts_parse(const char *spec, cli_image_ref *out, img_err *err)
 {
     memset(out, 0, sizeof(*out));
     opts_seen s = { 0 };
-    int r = read_keys(spec, &s, msg, msglen);
+    int r = read_keys(spec, &s, err);
     if (r == 0) {
-        r = resolve(&s, out, msg, msglen);
+        r = resolve(&s, out, err);
     }
     seen_free(&s);
     if (r < 0) {

@@ -1,4 +1,6 @@
 /* cli/open.c -- opening images the same way in every command. */
+#include <errno.h>
+
 #include "cli.h"
 
 /* Opens the image an --image-opts string names. */
@@ -10,15 +12,15 @@ static img *open_image_opts(const cli_env *env, const char *spec,
         return NULL;
     }
     cli_image_ref ref;
-    char msg[256];
-    if (cli_image_opts_parse(spec, &ref, msg, sizeof(msg)) < 0) {
-        fprintf(stderr, "%s: %s: %s\n", env->prog, spec, msg);
+    img_err err = { 0 };
+    if (cli_image_opts_parse(spec, &ref, &err) < 0) {
+        cli_error_img(env, spec, &err);
         return NULL;
     }
     img *im = NULL;
     if (ref.read_only && (flags & IMG_OPEN_RDWR)) {
-        fprintf(stderr, "%s: %s: Block node is read-only (read-only=on)\n",
-                env->prog, spec);
+        img_err_set(&err, EROFS, "Block node is read-only (read-only=on)");
+        cli_error_img(env, spec, &err);
     } else {
         im = cli_open(env, ref.filename, ref.fmt, flags);
     }

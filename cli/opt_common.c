@@ -14,22 +14,23 @@
 /* The long options: the common ones first, then spec->extra. */
 static void build_longopts(const cli_opt_spec *spec, struct option *out)
 {
-    static const struct option common[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "object", required_argument, NULL, CLI_OPT_OBJECT },
-        { "image-opts", no_argument, NULL, CLI_OPT_IMAGE_OPTS },
+    static const struct option help = { "help", no_argument, NULL, 'h' };
+    static const struct option object = {
+        "object", required_argument, NULL, CLI_OPT_OBJECT
+    };
+    static const struct option image_opts = {
+        "image-opts", no_argument, NULL, CLI_OPT_IMAGE_OPTS
     };
     static const struct option force_share = {
         "force-share", no_argument, NULL, 'U'
     };
-    static const unsigned left_out_by[] = {
-        0, CLI_SPEC_NO_OBJECT, CLI_SPEC_NO_IMAGE_OPTS
-    };
     size_t n = 0;
-    for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++) {
-        if (!(spec->flags & left_out_by[i])) {
-            out[n++] = common[i];
-        }
+    out[n++] = help;
+    if (!(spec->flags & CLI_SPEC_NO_OBJECT)) {
+        out[n++] = object;
+    }
+    if (spec->image_opts) {
+        out[n++] = image_opts;
     }
     if (strchr(spec->shortopts, 'U')) {
         out[n++] = force_share;
@@ -68,16 +69,9 @@ static int common_option(const cli_env *env, int c, char **argv,
         return usage_line(env, spec->cmd);
     case CLI_OPT_OBJECT:
         return -1; /* accepted and ignored: nothing here needs secrets */
-    case CLI_OPT_IMAGE_OPTS:
-        if (spec->image_opts) {
-            *spec->image_opts = 1;
-            return -1;
-        }
-        if (spec->image_opts_status < 0) {
-            return -1;
-        }
-        cli_error(env, "%s is not supported", argv[optind - 1]);
-        return spec->image_opts_status;
+    case CLI_OPT_IMAGE_OPTS: /* offered only with spec->image_opts */
+        *spec->image_opts = 1;
+        return -1;
     default:
         return OPT_NOT_COMMON;
     }

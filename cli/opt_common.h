@@ -27,8 +27,7 @@ typedef int (*cli_opt_fn)(const cli_env *env, int c, void *args);
 /* cli_opt_spec.flags: common long options a command does not take (an
  * unknown option to it, as getopt reports). */
 enum {
-    CLI_SPEC_NO_OBJECT = 1u,     /* no --object */
-    CLI_SPEC_NO_IMAGE_OPTS = 2u, /* no --image-opts */
+    CLI_SPEC_NO_OBJECT = 1u, /* no --object */
 };
 
 typedef struct cli_opt_spec {
@@ -39,12 +38,9 @@ typedef struct cli_opt_spec {
                                  * at most 12) or NULL */
     int *image_opts;            /* set to 1 by --image-opts: the file
                                  * names are option strings (cli_open's
-                                 * CLI_OPEN_IMAGE_OPTS); NULL: refused,
-                                 * see image_opts_status */
-    int image_opts_status;      /* without image_opts: -1, --image-opts
-                                 * accepted and ignored; else it prints
-                                 * "... is not supported" and stops with
-                                 * this status */
+                                 * CLI_OPEN_IMAGE_OPTS); NULL: the command
+                                 * takes no --image-opts (an unknown
+                                 * option to it) */
     cli_opt_fn fn;
     unsigned flags;             /* CLI_SPEC_*, 0 for all common options */
     int (*help)(const cli_env *env); /* -h: prints, returns the status;

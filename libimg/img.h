@@ -274,6 +274,11 @@ int img_snapshot_apply(img *im, const char *id_or_name, img_err *err);
 int img_snapshot_delete(img *im, const char *id, const char *name,
                         img_err *err);
 
+/* Read-only images: reads show the snapshot matching id and name (either
+ * may be NULL) from now on (QEMU's bdrv_snapshot_load_tmp). */
+int img_snapshot_load_tmp(img *im, const char *id, const char *name,
+                          img_err *err);
+
 /* Persistent dirty bitmaps (qemu-img bitmap): one change to the bitmap
  * called name, on an image opened read/write.  Adding makes an empty
  * bitmap of the given granularity (0: the format's default) that records
@@ -294,9 +299,5 @@ typedef struct img_bitmap_change {
 
 int img_bitmap_change_apply(img *im, const img_bitmap_change *c,
                             img_err *err);
-/* Read-only images: reads show the snapshot matching id and name (either
- * may be NULL) from now on (QEMU's bdrv_snapshot_load_tmp). */
-int img_snapshot_load_tmp(img *im, const char *id, const char *name,
-                          img_err *err);
 
 #endif

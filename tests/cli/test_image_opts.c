@@ -9,20 +9,20 @@
 /* Parses spec, expecting success; the caller frees *ref. */
 static void parse_ok(const char *spec, cli_image_ref *ref)
 {
-    char msg[256] = "";
-    int r = cli_image_opts_parse(spec, ref, msg, sizeof(msg));
-    cr_assert_eq(r, 0, "%s: %s", spec, msg);
+    img_err err = { 0 };
+    int r = cli_image_opts_parse(spec, ref, &err);
+    cr_assert_eq(r, 0, "%s: %s", spec, err.msg);
 }
 
 /* Parses spec, expecting failure with a message containing want. */
 static void parse_fails(const char *spec, const char *want)
 {
     cli_image_ref ref;
-    char msg[256] = "";
-    cr_assert_lt(cli_image_opts_parse(spec, &ref, msg, sizeof(msg)), 0,
+    img_err err = { 0 };
+    cr_assert_lt(cli_image_opts_parse(spec, &ref, &err), 0,
                  "%s was accepted", spec);
-    cr_assert(strstr(msg, want), "%s: message '%s' lacks '%s'", spec, msg,
-              want);
+    cr_assert(strstr(err.msg, want), "%s: message '%s' lacks '%s'", spec,
+              err.msg, want);
     cr_assert_null(ref.filename);
     cr_assert_null(ref.fmt);
 }

@@ -264,6 +264,10 @@ int qcow2_header_decode(const uint8_t *buf, size_t len, qcow2_header *h,
 int qcow2_meta_decode(const uint8_t *buf, size_t len, const qcow2_header *h,
                       qcow2_meta *m, img_err *err);
 void qcow2_meta_clear(qcow2_meta *m);
+/* Adds an extension kept verbatim (a copy of len bytes of data) to the
+ * ones written back with the header. */
+int qcow2_meta_keep_ext(qcow2_meta *m, uint32_t type, const uint8_t *data,
+                        uint32_t len, img_err *err);
 /* Refuses incompatible features we do not know: "Unsupported qcow2
  * feature(s): ..." naming them from the feature table when possible. */
 int qcow2_check_features(const qcow2_header *h, const qcow2_meta *m,
@@ -339,6 +343,12 @@ static inline void qcow2_set_l2e(const qcow2_state *s, uint8_t *t,
     if (s->extl2) {
         qcow2_put_be64(t + idx * s->l2_entry_size + 8, bitmap);
     }
+}
+
+static inline void qcow2_put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
 }
 
 static inline void qcow2_put_be32(uint8_t *p, uint32_t v)
@@ -626,7 +636,8 @@ typedef struct qcow2_bitmap_dir {
     uint64_t off, size;  /* where the directory is in the file */
 } qcow2_bitmap_dir;
 
-/* The bitmaps extension of the header, or NULL. */
+/* The bitmaps extension of the header (the last, when repeated, as for
+ * QEMU), or NULL.  Its length is the caller's to check. */
 const qcow2_ext *qcow2_bitmaps_ext(const qcow2_state *s);
 /* Reads and checks the directory; d->n is 0 when the image has no valid
  * bitmaps (none, or the autoclear bit cleared).  Free with

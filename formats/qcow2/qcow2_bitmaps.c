@@ -23,12 +23,13 @@ static int corrupt(img_err *err, const char *what)
 
 const qcow2_ext *qcow2_bitmaps_ext(const qcow2_state *s)
 {
+    const qcow2_ext *x = NULL;
     for (size_t i = 0; i < s->meta.nothers; i++) {
         if (s->meta.others[i].type == QCOW2_EXT_BITMAPS) {
-            return &s->meta.others[i];
+            x = &s->meta.others[i];
         }
     }
-    return NULL;
+    return x;
 }
 
 /* Decodes the entry at dir[p] (dsize bytes in all) into b; *next is

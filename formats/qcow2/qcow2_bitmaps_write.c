@@ -101,8 +101,7 @@ static void encode_entry(const qcow2_bitmap *b, uint8_t *e)
     qcow2_put_be32(e + 12, b->flags);
     e[16] = b->type;
     e[17] = b->gbits;
-    e[18] = (uint8_t)(name_len >> 8);
-    e[19] = (uint8_t)name_len;
+    qcow2_put_be16(e + 18, (uint16_t)name_len);
     qcow2_put_be32(e + 20, b->extra_len);
     memcpy(e + QCOW2_BME_LEN, b->extra, b->extra_len);
     memcpy(e + QCOW2_BME_LEN + b->extra_len, b->name, name_len);
@@ -115,18 +114,24 @@ static int point_header(img *im, qcow2_state *s, const qcow2_bitmap_dir *d,
 {
     qcow2_meta *m = &s->meta;
     qcow2_ext *x = (qcow2_ext *)qcow2_bitmaps_ext(s);
-    if (d->n && !x) {
-        qcow2_ext *o = realloc(m->others, (m->nothers + 1) * sizeof(*o));
+    if (d->n && x && x->len < QCOW2_BITMAPS_EXT_LEN) {
+        /* a stale extension too short for the fields: make room */
         uint8_t *data = calloc(1, QCOW2_BITMAPS_EXT_LEN);
-        if (!o || !data) {
-            free(data);
-            m->others = o ? o : m->others;
+        if (!data) {
             return img_err_set(err, ENOMEM, "Out of memory");
         }
-        m->others = o;
-        x = &o[m->nothers++];
-        *x = (qcow2_ext){ .type = QCOW2_EXT_BITMAPS,
-                          .len = QCOW2_BITMAPS_EXT_LEN, .data = data };
+        free(x->data);
+        x->data = data;
+        x->len = QCOW2_BITMAPS_EXT_LEN;
+    }
+    if (d->n && !x) {
+        static const uint8_t zeros[QCOW2_BITMAPS_EXT_LEN];
+        int r = qcow2_meta_keep_ext(m, QCOW2_EXT_BITMAPS, zeros,
+                                    sizeof(zeros), err);
+        if (r < 0) {
+            return r;
+        }
+        x = &m->others[m->nothers - 1];
         m->has_bitmaps = 1;
     }
     if (d->n) {

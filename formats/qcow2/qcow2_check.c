@@ -426,14 +426,9 @@ static int check_bitmap_table(chk *c, uint64_t off, uint32_t n, img_err *err)
 static int check_bitmaps(chk *c, img_err *err)
 {
     qcow2_state *s = c->s;
-    const qcow2_ext *x = NULL;
-    for (size_t i = 0; i < s->meta.nothers; i++) {
-        if (s->meta.others[i].type == QCOW2_EXT_BITMAPS &&
-            s->meta.others[i].len >= 24) {
-            x = &s->meta.others[i];
-        }
-    }
-    if (!x || !(s->hdr.autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
+    const qcow2_ext *x = qcow2_bitmaps_ext(s);
+    if (!x || x->len < QCOW2_BITMAPS_EXT_LEN ||
+        !(s->hdr.autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
         return 0;
     }
     uint64_t dsize = qcow2_be64(x->data + 8), doff = qcow2_be64(x->data + 16);

@@ -296,9 +296,8 @@ static int decode_feature_table(const uint8_t *data, uint32_t len,
     return 0;
 }
 
-/* Keeps an extension we do not interpret, verbatim. */
-static int keep_other(uint32_t type, const uint8_t *data, uint32_t len,
-                      qcow2_meta *m, img_err *err)
+int qcow2_meta_keep_ext(qcow2_meta *m, uint32_t type, const uint8_t *data,
+                        uint32_t len, img_err *err)
 {
     qcow2_ext *o = realloc(m->others, (m->nothers + 1) * sizeof(*o));
     if (!o) {
@@ -334,9 +333,9 @@ static int decode_one_ext(uint32_t type, const uint8_t *data, uint32_t len,
         /* Not interpreted yet; kept so that a writer can clear the
          * autoclear bit and preserve the directory. */
         m->has_bitmaps = 1;
-        return keep_other(type, data, len, m, err);
+        return qcow2_meta_keep_ext(m, type, data, len, err);
     default:
-        return keep_other(type, data, len, m, err);
+        return qcow2_meta_keep_ext(m, type, data, len, err);
     }
 }
 

@@ -158,14 +158,9 @@ static int data_bytes(img *in, uint64_t cs, uint64_t *required, img_err *err)
 static uint64_t bitmaps_size(img *in, uint64_t cs)
 {
     const qcow2_state *s = in->state;
-    const qcow2_ext *x = NULL;
-    for (size_t i = 0; i < s->meta.nothers; i++) {
-        if (s->meta.others[i].type == QCOW2_EXT_BITMAPS &&
-            s->meta.others[i].len >= 24) {
-            x = &s->meta.others[i];
-        }
-    }
-    if (!x || !(s->hdr.autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
+    const qcow2_ext *x = qcow2_bitmaps_ext(s);
+    if (!x || x->len < QCOW2_BITMAPS_EXT_LEN ||
+        !(s->hdr.autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
         return 0;
     }
     uint64_t dsize = qcow2_be64(x->data + 8), doff = qcow2_be64(x->data + 16);

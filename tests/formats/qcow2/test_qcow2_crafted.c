@@ -775,3 +775,26 @@ Test(qcow2_crafted, bad_luks_headers_are_reported)
     cr_assert_lt(luks_info(&m, "header outside the file"), 0);
     free(m.data);
 }
+
+/* A stale bitmaps extension too short for its fields (ignored while the
+ * autoclear bit is clear) is replaced by a whole one when a bitmap is
+ * added, not written past its end. */
+Test(qcow2_crafted, short_stale_bitmaps_extension_is_replaced)
+{
+    mem_img m = base();
+    set_extension(&m, BITMAPS_EXT, "\0\0\0\1", 4);
+    img *im = open_ok(&m, IMG_OPEN_RDWR);
+    img_bitmap_change c = { .op = IMG_BITMAP_ADD, .name = "b" };
+    img_err err = { 0 };
+    cr_assert_eq(img_bitmap_change_apply(im, &c, &err), 0, "%s", err.msg);
+    img_info info;
+    cr_assert_eq(img_get_info(im, &info, &err), 0, "%s", err.msg);
+    const img_val *data = img_val_dict_get(info.format_specific, "data");
+    const img_val *list = img_val_dict_get(data, "bitmaps");
+    cr_assert_eq(img_val_count(list), 1);
+    cr_assert_str_eq(img_val_str(img_val_dict_get(img_val_at(list, 0),
+                                                  "name")), "b");
+    img_info_clear(&info);
+    img_close(im);
+    free(m.data);
+}

@@ -1,16 +1,18 @@
-/* cli/cmd_bitmap.c -- "bitmap", qemu-img 7.2 compatible but for --merge.
+/* cli/cmd_bitmap.c -- "bitmap", qemu-img 7.2 compatible.
  *
- *   bitmap (--add | --remove | --clear | --enable | --disable)...
- *          [-g granularity] [--object objectdef] [--image-opts | -f fmt]
- *          filename bitmap
+ *   bitmap (--merge source | --add | --remove | --clear | --enable |
+ *           --disable)... [-b source_file [-F source_fmt]] [-g granularity]
+ *          [--object objectdef] [--image-opts | -f fmt] filename bitmap
  *
  * Follows qemu-img's img_bitmap(): the actions run in the order given, on
  * the persistent bitmap named on the command line, in an image opened
  * read/write; the first failure stops with "Operation ACTION on bitmap
  * NAME failed: why".  --add makes an empty bitmap (of -g granularity)
- * that records writes; --disable stops it recording.  --merge (and its
- * -b / -F) is refused: vdisk does not read bitmap contents.  Prints
- * nothing on success; exit status 0, or 1 on any failure.
+ * that records writes; --disable stops it recording; --merge SOURCE
+ * adds the areas that bitmap SOURCE marks, SOURCE being in the image
+ * itself or in -b source_file (opened read-only, without its backing
+ * chain, as -F says or probed).  Prints nothing on success; exit status
+ * 0, or 1 on any failure.
  */
 #include <stdint.h>
 #include <string.h>
@@ -29,8 +31,13 @@ enum {
     OPT_MERGE,
 };
 
+typedef struct bitmap_action {
+    img_bitmap_op op;
+    const char *src; /* --merge: the source bitmap */
+} bitmap_action;
+
 typedef struct bitmap_args {
-    img_bitmap_op ops[MAX_ACTIONS];
+    bitmap_action ops[MAX_ACTIONS];
     int nops;
     int add;             /* --add given (for -g) */
     int merge;           /* --merge given */
@@ -42,13 +49,15 @@ typedef struct bitmap_args {
     int image_opts;      /* --image-opts */
 } bitmap_args;
 
-static int push(const cli_env *env, bitmap_args *a, img_bitmap_op op)
+static int push(const cli_env *env, bitmap_args *a, img_bitmap_op op,
+                const char *src)
 {
     if (a->nops == MAX_ACTIONS) {
         return cli_usage_error(env, "Too many actions");
     }
-    a->ops[a->nops++] = op;
+    a->ops[a->nops++] = (bitmap_action){ op, src };
     a->add |= op == IMG_BITMAP_ADD;
+    a->merge |= op == IMG_BITMAP_MERGE;
     return -1;
 }
 
@@ -58,18 +67,17 @@ static int parse_option(const cli_env *env, int c, void *args)
     bitmap_args *a = args;
     switch (c) {
     case OPT_ADD:
-        return push(env, a, IMG_BITMAP_ADD);
+        return push(env, a, IMG_BITMAP_ADD, NULL);
     case OPT_REMOVE:
-        return push(env, a, IMG_BITMAP_REMOVE);
+        return push(env, a, IMG_BITMAP_REMOVE, NULL);
     case OPT_CLEAR:
-        return push(env, a, IMG_BITMAP_CLEAR);
+        return push(env, a, IMG_BITMAP_CLEAR, NULL);
     case OPT_ENABLE:
-        return push(env, a, IMG_BITMAP_ENABLE);
+        return push(env, a, IMG_BITMAP_ENABLE, NULL);
     case OPT_DISABLE:
-        return push(env, a, IMG_BITMAP_DISABLE);
+        return push(env, a, IMG_BITMAP_DISABLE, NULL);
     case OPT_MERGE:
-        a->merge = 1;
-        return -1;
+        return push(env, a, IMG_BITMAP_MERGE, optarg);
     case 'b':
         a->source = optarg;
         return -1;
@@ -91,7 +99,7 @@ static int parse_option(const cli_env *env, int c, void *args)
 static int check_args(const cli_env *env, const bitmap_args *a)
 {
     const char *msg = NULL;
-    if (a->nops == 0 && !a->merge) {
+    if (a->nops == 0) {
         msg = "Need at least one of --add, --remove, --clear, --enable, "
               "--disable, or --merge";
     } else if (a->granularity && !a->add) {
@@ -100,8 +108,6 @@ static int check_args(const cli_env *env, const bitmap_args *a)
         msg = "-F only supported with -b";
     } else if (a->source && !a->merge) {
         msg = "Merge bitmap source file only supported with --merge";
-    } else if (a->merge) {
-        msg = "--merge is not supported";
     }
     if (msg) {
         cli_error(env, "%s", msg);
@@ -150,17 +156,19 @@ static int parse_args(const cli_env *env, int argc, char **argv,
 static const char *op_name(img_bitmap_op op)
 {
     static const char *const names[] = { "add", "remove", "clear", "enable",
-                                         "disable" };
+                                         "disable", "merge" };
     return names[op];
 }
 
-/* Runs the actions in order; the first failure stops. */
-static int run_actions(const cli_env *env, img *im, const bitmap_args *a,
-                       uint64_t granularity)
+/* Runs the actions in order, merging from src; the first failure
+ * stops. */
+static int run_actions(const cli_env *env, img *im, img *src,
+                       const bitmap_args *a, uint64_t granularity)
 {
     for (int i = 0; i < a->nops; i++) {
-        img_bitmap_change c = { .op = a->ops[i], .name = a->names[1],
-                                .granularity = granularity };
+        img_bitmap_change c = { .op = a->ops[i].op, .name = a->names[1],
+                                .granularity = granularity, .src = src,
+                                .src_name = a->ops[i].src };
         img_err err = { 0 };
         if (img_bitmap_change_apply(im, &c, &err) < 0) {
             cli_error(env, "Operation %s on bitmap %s failed: %s",
@@ -189,7 +197,18 @@ int cmd_bitmap(const cli_env *env, int argc, char **argv)
     if (!im) {
         return 1;
     }
-    r = run_actions(env, im, &a, (uint64_t)g);
+    img *src = im;
+    if (a.source) {
+        src = cli_open(env, a.source, a.source_fmt, IMG_OPEN_NO_BACKING);
+        if (!src) {
+            img_close(im);
+            return 1;
+        }
+    }
+    r = run_actions(env, im, src, &a, (uint64_t)g);
+    if (src != im) {
+        img_close(src);
+    }
     img_err err = { 0 };
     if (r == 0 && img_flush(im, &err) < 0) {
         cli_error_img(env, a.names[0], &err);

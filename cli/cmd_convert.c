@@ -509,16 +509,89 @@ static int check_compress(const cli_env *env, const convert_args *a,
     return 0;
 }
 
-/* --bitmaps: no format here stores persistent bitmaps. */
-static int check_bitmaps(const cli_env *env, const convert_args *a)
+/* --bitmaps, before anything is created: one source, which can hold
+ * persistent bitmaps, none of them inconsistent unless they are to be
+ * skipped (qemu-img's convert_check_bitmaps). */
+static int check_bitmaps(const cli_env *env, const convert_args *a,
+                         const convert_state *s)
 {
     if (!a->bitmaps) {
         return 0;
     }
-    cli_error(env, a->nsrc > 1 ? "Copying bitmaps only possible with single "
-                                 "source"
-                               : "Source lacks bitmap support");
-    return -1;
+    if (a->nsrc > 1) {
+        cli_error(env, "Copying bitmaps only possible with single source");
+        return -1;
+    }
+    img_bitmap_info *l;
+    size_t n;
+    img_err err = { 0 };
+    if (img_bitmap_list(s->src[0], &l, &n, &err) < 0) {
+        if (err.code == ENOTSUP) {
+            cli_error(env, "Source lacks bitmap support");
+        } else {
+            cli_error_img(env, a->srcs[0], &err);
+        }
+        return -1;
+    }
+    /* qemu-img names them last to first */
+    int r = 0;
+    for (size_t i = n; r == 0 && i-- > 0;) {
+        if (l[i].inconsistent && !a->skip_broken) {
+            cli_error(env, "Cannot copy inconsistent bitmap '%s'\nTry "
+                      "--skip-broken-bitmaps, or use 'vdisk bitmap "
+                      "--remove' to delete it", l[i].name);
+            r = -1;
+        }
+    }
+    img_bitmap_list_free(l, n);
+    return r;
+}
+
+/* --bitmaps, after the copy: each persistent bitmap of the source is
+ * added to the target (same name, granularity and enabled state) and
+ * filled from the source's (qemu-img's convert_copy_bitmaps). */
+static int copy_bitmaps(const cli_env *env, const convert_args *a,
+                        convert_state *s)
+{
+    img_bitmap_info *l;
+    size_t n;
+    img_err err = { 0 };
+    if (img_bitmap_list(s->src[0], &l, &n, &err) < 0) {
+        cli_error_img(env, a->srcs[0], &err);
+        return -1;
+    }
+    for (size_t i = n; i-- > 0;) {
+        if (l[i].inconsistent) {
+            cli_warn(env, "Skipping inconsistent bitmap '%s'", l[i].name);
+        }
+    }
+    /* added first to last: the target lists them as the source does */
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        if (l[i].inconsistent) {
+            continue;
+        }
+        img_bitmap_change add = { .op = IMG_BITMAP_ADD, .name = l[i].name,
+                                  .granularity = l[i].granularity,
+                                  .disabled = !l[i].enabled };
+        img_bitmap_change merge = { .op = IMG_BITMAP_MERGE,
+                                    .name = l[i].name, .src = s->src[0],
+                                    .src_name = l[i].name };
+        img_bitmap_change remove = { .op = IMG_BITMAP_REMOVE,
+                                     .name = l[i].name };
+        if (img_bitmap_change_apply(s->dst, &add, &err) < 0) {
+            cli_error(env, "Failed to create bitmap %s: %s", l[i].name,
+                      err.msg);
+            r = -1;
+        } else if (img_bitmap_change_apply(s->dst, &merge, &err) < 0) {
+            cli_error(env, "Failed to populate bitmap %s: %s", l[i].name,
+                      err.msg);
+            (void)img_bitmap_change_apply(s->dst, &remove, NULL);
+            r = -1;
+        }
+    }
+    img_bitmap_list_free(l, n);
+    return r;
 }
 
 /* ---- the target ---- */
@@ -607,6 +680,16 @@ static int open_target(const cli_env *env, const convert_args *a,
         !img_driver_supports_compression(img_get_driver(s->dst))) {
         cli_error(env, "Compression not supported for this file format");
         return -1;
+    }
+    img_bitmap_info *l;
+    size_t n;
+    if (a->bitmaps && img_bitmap_list(s->dst, &l, &n, NULL) < 0) {
+        cli_error(env, "Format driver '%s' does not support bitmaps",
+                  img_format(s->dst));
+        return -1;
+    }
+    if (a->bitmaps) {
+        img_bitmap_list_free(l, n);
     }
     if (a->skip_create && img_size(s->dst) < total) {
         cli_error(env, "output file is smaller than input file");
@@ -707,7 +790,7 @@ static int convert(const cli_env *env, const convert_args *a, convert_state *s)
         s->backing = a->base;
     }
     if (check_backing(env, a, s) < 0 || check_compress(env, a, s) < 0 ||
-        check_bitmaps(env, a) < 0) {
+        check_bitmaps(env, a, s) < 0) {
         return -1;
     }
     if (!a->skip_create && create_target(env, a, s, total) < 0) {
@@ -716,7 +799,10 @@ static int convert(const cli_env *env, const convert_args *a, convert_state *s)
     if (open_target(env, a, s, total) < 0) {
         return -1;
     }
-    return run_copy(env, a, s);
+    if (run_copy(env, a, s) < 0) {
+        return -1;
+    }
+    return a->bitmaps ? copy_bitmaps(env, a, s) : 0;
 }
 
 /* Closes everything; removes the output of a failed run that created

@@ -71,6 +71,9 @@ struct img_driver {
                              img_err *err);
     /* Persistent bitmaps (see img_bitmap_change_apply); NULL: -ENOTSUP. */
     int (*bitmap_change)(img *im, const img_bitmap_change *c, img_err *err);
+    /* -ENOTSUP when this image cannot hold them (see img_bitmap_list). */
+    int (*bitmap_list)(img *im, img_bitmap_info **out, size_t *n,
+                       img_err *err);
     /* qemu-img amend: options (terminated by name NULL; NULL: no amend)
      * and the change itself, on an image opened read/write. */
     const img_opt_desc *amend_opts;

@@ -282,22 +282,42 @@ int img_snapshot_load_tmp(img *im, const char *id, const char *name,
 /* Persistent dirty bitmaps (qemu-img bitmap): one change to the bitmap
  * called name, on an image opened read/write.  Adding makes an empty
  * bitmap of the given granularity (0: the format's default) that records
- * writes; disabling stops that.  -ENOTSUP for formats without them. */
+ * writes (unless disabled); disabling stops that.  Merging sets in name
+ * every area that the bitmap src_name of the image src (which may be im
+ * itself, and is only read) marks; the two images must have the same
+ * size.  -ENOTSUP for formats without them. */
 typedef enum img_bitmap_op {
     IMG_BITMAP_ADD,
     IMG_BITMAP_REMOVE,
     IMG_BITMAP_CLEAR,
     IMG_BITMAP_ENABLE,
     IMG_BITMAP_DISABLE,
+    IMG_BITMAP_MERGE,
 } img_bitmap_op;
 
 typedef struct img_bitmap_change {
     img_bitmap_op op;
     const char *name;
     uint64_t granularity; /* IMG_BITMAP_ADD only; 0: default */
+    int disabled;         /* IMG_BITMAP_ADD only: add it not recording */
+    img *src;             /* IMG_BITMAP_MERGE only */
+    const char *src_name; /* IMG_BITMAP_MERGE only */
 } img_bitmap_change;
 
 int img_bitmap_change_apply(img *im, const img_bitmap_change *c,
                             img_err *err);
+
+/* The persistent bitmaps of an image, for convert --bitmaps; -ENOTSUP
+ * when its format (or version) cannot hold them. */
+typedef struct img_bitmap_info {
+    char *name;           /* malloc'd */
+    uint64_t granularity; /* bytes per bit */
+    int enabled;          /* records writes */
+    int inconsistent;     /* left in use by a program that stopped: its
+                             contents cannot be trusted */
+} img_bitmap_info;
+
+int img_bitmap_list(img *im, img_bitmap_info **out, size_t *n, img_err *err);
+void img_bitmap_list_free(img_bitmap_info *list, size_t n);
 
 #endif

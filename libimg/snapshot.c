@@ -1,5 +1,5 @@
 /* libimg/snapshot.c -- the public internal-snapshot API (img_snapshot_*)
- * and the persistent-bitmap one (img_bitmap_change_apply):
+ * and the persistent-bitmap ones (img_bitmap_change_apply, img_bitmap_list):
  * argument and mode checks, the driver lock, and QEMU's messages for
  * formats without snapshots (block/snapshot.c: bdrv_snapshot_*).
  */
@@ -131,8 +131,40 @@ int img_bitmap_change_apply(img *im, const img_bitmap_change *c,
         return img_err_set(err, ENOTSUP, "Can't store persistent bitmaps "
                            "to '%s': Operation not supported", im->filename);
     }
+    if (c->op == IMG_BITMAP_MERGE && !c->src) {
+        return img_err_set(err, EINVAL, "No source image to merge from");
+    }
+    img *src = c->op == IMG_BITMAP_MERGE && c->src != im ? c->src : NULL;
     img_drv_lock(im);
+    if (src) {
+        img_drv_lock(src);
+    }
     r = im->drv->bitmap_change(im, c, err);
+    if (src) {
+        img_drv_unlock(src);
+    }
     img_drv_unlock(im);
     return r;
+}
+
+int img_bitmap_list(img *im, img_bitmap_info **out, size_t *n, img_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!im->drv->bitmap_list) {
+        return img_err_set(err, ENOTSUP, "Format driver '%s' does not "
+                           "support bitmaps", im->drv->name);
+    }
+    img_drv_lock(im);
+    int r = im->drv->bitmap_list(im, out, n, err);
+    img_drv_unlock(im);
+    return r;
+}
+
+void img_bitmap_list_free(img_bitmap_info *list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++) {
+        free(list[i].name);
+    }
+    free(list);
 }

@@ -720,5 +720,6 @@ const img_driver img_qcow2_driver = {
     .snapshot_goto = qcow2_snapshot_goto,
     .snapshot_delete = qcow2_snapshot_delete,
     .bitmap_change = qcow2_bitmap_change,
+    .bitmap_list = qcow2_bitmap_list,
     .snapshot_load_tmp = qcow2_snapshot_load_tmp,
 };

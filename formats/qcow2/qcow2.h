@@ -649,8 +649,30 @@ void qcow2_bitmap_dir_free(qcow2_bitmap_dir *d);
  * in qemu-img's form; *out is NULL when the image has no valid bitmaps. */
 int qcow2_bitmaps_info(const qcow2_state *s, img_file *file, img_val **out,
                        img_err *err);
+/* The bitmaps for convert --bitmaps (driver hook). */
+int qcow2_bitmap_list(img *im, img_bitmap_info **out, size_t *n,
+                      img_err *err);
 /* qcow2_bitmaps_write.c: the bitmap command's change (driver hook). */
 int qcow2_bitmap_change(img *im, const img_bitmap_change *c, img_err *err);
+
+/* qcow2_bitmaps_merge.c: a bitmap's contents, through its table (which
+ * the caller has checked has the entries the disk size needs). */
+typedef struct qcow2_bitmap_ref {
+    qcow2_state *s;
+    img_file *file;
+    const qcow2_bitmap *b;
+    const uint64_t *table; /* b->table_size entries */
+} qcow2_bitmap_ref;
+
+/* Bits of a bitmap of granularity 1 << gbits over disk_size bytes. */
+uint64_t qcow2_bitmap_bits(uint64_t disk_size, unsigned gbits);
+/* Merges src's bits into dst (disks of the same size): new_table gets
+ * dst's table with a new cluster for each cluster that gained bits; the
+ * caller stores it, then frees the clusters it replaced.  On failure the
+ * new clusters are freed again and new_table equals dst's table. */
+int qcow2_bitmap_merge_data(const qcow2_bitmap_ref *dst,
+                            const qcow2_bitmap_ref *src, uint64_t *new_table,
+                            img_err *err);
 
 /* qcow2_crypt_info.c: the "encrypt" dict of info for an encrypted image
  * (the LUKS header's algorithms and key slots, or the legacy AES method);

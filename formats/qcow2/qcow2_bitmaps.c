@@ -1,8 +1,8 @@
 /* formats/qcow2/qcow2_bitmaps.c -- the directory of persistent dirty
  * bitmaps (qcow2.txt "Bitmaps extension" and "Bitmap directory"): decoded
  * into qcow2_bitmap entries (for `info`, and for the `bitmap` command in
- * qcow2_bitmaps_write.c), and listed for `info`: each bitmap's name,
- * flags and granularity.
+ * qcow2_bitmaps_write.c), listed for `info` (each bitmap's name,
+ * flags and granularity) and for convert --bitmaps.
  *
  * The bitmaps count only while the autoclear bit says they are valid: a
  * program that writes the image without knowing bitmaps clears that bit
@@ -176,4 +176,35 @@ int qcow2_bitmaps_info(const qcow2_state *s, img_file *file, img_val **out,
     }
     *out = list;
     return 0;
+}
+
+int qcow2_bitmap_list(img *im, img_bitmap_info **out, size_t *n,
+                      img_err *err)
+{
+    const qcow2_state *s = im->state;
+    *out = NULL;
+    *n = 0;
+    if (s->hdr.version < 3) {
+        return img_err_set(err, ENOTSUP, "Format driver 'qcow2' does not "
+                           "support bitmaps");
+    }
+    qcow2_bitmap_dir d;
+    int r = qcow2_bitmap_dir_load(s, im->file, &d, err);
+    img_bitmap_info *l = r >= 0 && d.n ? calloc(d.n, sizeof(*l)) : NULL;
+    if (r >= 0 && d.n && !l) {
+        r = img_err_set(err, ENOMEM, "Out of memory");
+    }
+    for (uint32_t i = 0; l && i < d.n; i++) {
+        l[i].name = d.b[i].name;
+        d.b[i].name = NULL;
+        l[i].granularity = (uint64_t)1 << d.b[i].gbits;
+        l[i].enabled = !!(d.b[i].flags & QCOW2_BME_FLAG_AUTO);
+        l[i].inconsistent = !!(d.b[i].flags & QCOW2_BME_FLAG_IN_USE);
+    }
+    if (l) {
+        *out = l;
+        *n = d.n;
+    }
+    qcow2_bitmap_dir_free(&d);
+    return r;
 }

@@ -1,6 +1,7 @@
 /* formats/qcow2/qcow2_bitmaps_write.c -- the `bitmap` command's changes
- * to persistent bitmaps: add (an empty bitmap), remove, clear, enable and
- * disable, as qemu-img bitmap makes them (its --merge is not here).
+ * to persistent bitmaps: add (an empty bitmap), remove, clear, enable,
+ * disable and merge (its contents: qcow2_bitmaps_merge.c), as qemu-img
+ * bitmap makes them.
  *
  * Crash safety: new clusters (a bitmap table, the new directory) are
  * written, and their refcounts flushed, before the header points at
@@ -10,6 +11,7 @@
  * (keep_bitmaps), and cleared only when the last bitmap goes.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,7 +226,8 @@ static int add(qcow2_state *s, img_file *file, qcow2_bitmap_dir *d,
     if (n == 0) {
         return img_err_set(err, EFBIG, "Too large bitmap");
     }
-    qcow2_bitmap b = { .table_size = (uint32_t)n, .flags = QCOW2_BME_FLAG_AUTO,
+    qcow2_bitmap b = { .table_size = (uint32_t)n,
+                       .flags = c->disabled ? 0 : QCOW2_BME_FLAG_AUTO,
                        .type = QCOW2_BME_TYPE_DIRTY, .gbits = (uint8_t)gbits,
                        .name = strdup(c->name), .extra = malloc(1) };
     qcow2_bitmap *grown = realloc(d->b, (d->n + 1) * sizeof(*grown));
@@ -282,6 +285,121 @@ static int drop_data(img *im, qcow2_state *s, qcow2_bitmap_dir *d,
     return r;
 }
 
+/* Encodes table (n entries) and writes it to new clusters at *off. */
+static int write_table(qcow2_state *s, img_file *file, const uint64_t *table,
+                       uint32_t n, uint64_t *off, img_err *err)
+{
+    uint8_t *raw = malloc((size_t)n * 8);
+    if (!raw) {
+        return img_err_set(err, ENOMEM, "Out of memory");
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        qcow2_put_be64(raw + (size_t)i * 8, table[i]);
+    }
+    int r = qcow2_write_new_clusters(s, file, raw, (uint64_t)n * 8, off, err);
+    free(raw);
+    return r;
+}
+
+/* Stores new_table as b's table (b is entry i of d): table, directory,
+ * header, then the old table and the data clusters it no longer lists
+ * are freed. */
+static int store_merged(img *im, qcow2_state *s, qcow2_bitmap_dir *d,
+                        uint32_t i, const uint64_t *old_table,
+                        const uint64_t *new_table, uint64_t old_off,
+                        uint64_t old_size, img_err *err)
+{
+    qcow2_bitmap *b = &d->b[i];
+    uint64_t table_off = b->table_off, bytes = (uint64_t)b->table_size * 8;
+    int r = write_table(s, im->file, new_table, b->table_size, &b->table_off,
+                        err);
+    if (r < 0) {
+        return r;
+    }
+    r = store_directory(im, s, d, old_off, old_size, err);
+    if (r >= 0) {
+        r = qcow2_free_clusters(s, im->file, table_off, bytes, 1, err);
+    }
+    for (uint32_t k = 0; r >= 0 && k < b->table_size; k++) {
+        uint64_t off = old_table[k] & QCOW2_BME_TABLE_OFFSET_MASK;
+        if (new_table[k] != old_table[k] && off) {
+            r = qcow2_free_clusters(s, im->file, off, s->cluster_size, 1,
+                                    err);
+        }
+    }
+    return r;
+}
+
+/* The bitmap c->src_name of c->src (im itself, whose directory is d, or
+ * another qcow2 image, whose directory is loaded into sd) in *out. */
+static int merge_source(img *im, qcow2_bitmap_dir *d,
+                        const img_bitmap_change *c, qcow2_bitmap_dir *sd,
+                        const qcow2_bitmap **out, img_err *err)
+{
+    *out = NULL;
+    if (c->src == im) {
+        *out = find(d, c->src_name);
+    } else if (c->src->drv == im->drv) {
+        int r = qcow2_bitmap_dir_load(c->src->state, c->src->file, sd, err);
+        if (r < 0) {
+            return r;
+        }
+        *out = find(sd, c->src_name);
+    }
+    if (!*out) {
+        return img_err_set(err, ENOENT, "Dirty bitmap '%s' not found",
+                           c->src_name);
+    }
+    return 0;
+}
+
+/* Merges the bitmap c->src_name of c->src into entry i of d, with
+ * QEMU's checks in its order. */
+static int merge(img *im, qcow2_state *s, qcow2_bitmap_dir *d, uint32_t i,
+                 const img_bitmap_change *c, uint64_t old_off,
+                 uint64_t old_size, img_err *err)
+{
+    qcow2_bitmap_dir sd = { 0 };
+    const qcow2_bitmap *sb;
+    int r = merge_source(im, d, c, &sd, &sb, err);
+    qcow2_state *ss = c->src->state;
+    uint64_t *dt = NULL, *st = NULL, *nt = NULL;
+    if (r >= 0 && (d->b[i].flags & QCOW2_BME_FLAG_IN_USE)) {
+        r = img_err_set(err, EINVAL, "Bitmap '%s' is inconsistent and "
+                        "cannot be used", d->b[i].name);
+    } else if (r >= 0 && (sb->flags & QCOW2_BME_FLAG_IN_USE)) {
+        r = img_err_set(err, EINVAL, "Bitmap '%s' is inconsistent and "
+                        "cannot be used", sb->name);
+    } else if (r >= 0 && ss->hdr.size != s->hdr.size) {
+        r = img_err_set(err, EINVAL, "Bitmaps are of different sizes "
+                        "(destination size is %" PRIu64 ", source size is %"
+                        PRIu64 ") and can't be merged", s->hdr.size,
+                        ss->hdr.size);
+    }
+    if (r >= 0) {
+        r = read_table(s, im->file, &d->b[i], &dt, err);
+    }
+    if (r >= 0) {
+        r = read_table(ss, c->src->file, sb, &st, err);
+    }
+    if (r >= 0 && !(nt = malloc((size_t)d->b[i].table_size * 8))) {
+        r = img_err_set(err, ENOMEM, "Out of memory");
+    }
+    if (r >= 0) {
+        qcow2_bitmap_ref dref = { s, im->file, &d->b[i], dt };
+        qcow2_bitmap_ref sref = { ss, c->src->file, sb, st };
+        r = qcow2_bitmap_merge_data(&dref, &sref, nt, err);
+    }
+    if (r >= 0 && memcmp(nt, dt, (size_t)d->b[i].table_size * 8) != 0) {
+        r = store_merged(im, s, d, i, dt, nt, old_off, old_size, err);
+    }
+    free(dt);
+    free(st);
+    free(nt);
+    qcow2_bitmap_dir_free(&sd);
+    return r;
+}
+
 /* Applies c to the directory d (loaded from the image) and stores it. */
 static int apply(img *im, qcow2_state *s, qcow2_bitmap_dir *d,
                  const img_bitmap_change *c, img_err *err)
@@ -295,6 +413,10 @@ static int apply(img *im, qcow2_state *s, qcow2_bitmap_dir *d,
     if (!b) {
         return img_err_set(err, ENOENT, "Dirty bitmap '%s' not found",
                            c->name);
+    }
+    if (c->op == IMG_BITMAP_MERGE) {
+        return merge(im, s, d, (uint32_t)(b - d->b), c, old_off, old_size,
+                     err);
     }
     if (c->op != IMG_BITMAP_REMOVE && (b->flags & QCOW2_BME_FLAG_IN_USE)) {
         return img_err_set(err, EINVAL, "Bitmap '%s' is inconsistent and "

@@ -157,8 +157,11 @@ _Static_assert(QCOW2_SN_EXTRA_SIZE + 4 == QCOW2_SN_FIXED_LEN,
 #define QCOW2_BME_TYPE_DIRTY 1
 #define QCOW2_BME_MIN_GRANULARITY_BITS 9
 #define QCOW2_BME_MAX_GRANULARITY_BITS 31
-/* Bitmap table entries: a data cluster's offset, or 0 (all zeros). */
+/* Bitmap table entries: a data cluster's offset, or 0 (all zeros), or
+ * 0 with the all-ones flag (every bit set); the rest is reserved. */
 #define QCOW2_BME_TABLE_OFFSET_MASK 0x00fffffffffffe00ull
+#define QCOW2_BME_TABLE_ALL_ONES 1ull
+#define QCOW2_BME_TABLE_RESERVED_MASK 0xff000000000001feull
 /* Offsets of metadata and data must stay below 2^56 (the L2 offset
  * field); files larger than this are refused. */
 #define QCOW2_MAX_HOST_OFFSET    (1ull << 56)

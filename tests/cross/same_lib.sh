@@ -111,6 +111,47 @@ both_io()
     both "qemu-io $* $f >/dev/null"
 }
 
+# same_err CMD ARGS...: as same, and the messages on stderr must match
+# too (with vdisk's program name for qemu-img's).
+same_err()
+{
+    same "$@" || return
+    if ! cmp -s <(sed 's/^qemu-img: /vdisk: /; s/qemu-img bitmap/vdisk bitmap/' \
+                      q.err) v.err; then
+        cross_fail "stderr of $*"
+        diff q.err v.err
+    fi
+}
+
+# bitmap_areas FILE BITMAP: the areas that a persistent bitmap of a qcow2
+# image marks, as QEMU reads them: qemu-nbd exports the image with the
+# bitmap, qemu-img map shows its dirty areas as "data": false, and the
+# server ends with that one client.
+bitmap_areas()
+{
+    local sock=$TMPDIR/nbd.sock
+    rm -f "$sock"
+    qemu-nbd --fork -r -f qcow2 -B "$2" --socket="$sock" "$1" || return 1
+    "$QEMU_IMG" map --output=json --image-opts \
+        "driver=nbd,server.type=unix,server.path=$sock,x-dirty-bitmap=qemu:dirty-bitmap:$2"
+}
+
+# same_bitmap_data FILE BITMAP...: each bitmap marks the same areas in
+# both copies of FILE (and can be read).
+same_bitmap_data()
+{
+    local f=$1 b aq av
+    shift
+    for b in "$@"; do
+        aq=$(bitmap_areas q/"$f" "$b") || cross_fail "read bitmap $b of q/$f"
+        av=$(bitmap_areas v/"$f" "$b") || cross_fail "read bitmap $b of v/$f"
+        if [[ $aq != "$av" ]]; then
+            cross_fail "areas of bitmap $b in $f"
+            diff <(echo "$aq") <(echo "$av")
+        fi
+    done
+}
+
 finish()
 {
     if ((cross_failures)); then

@@ -21,6 +21,7 @@
 
 #include "libimg/file.h"
 #include "libimg/img.h"
+#include "qcow2_bitmap_bytes.h"
 
 /* ---- a memory file the test keeps: closing the wrapper leaves it ---- */
 
@@ -366,11 +367,15 @@ Test(qcow2_crash, lazy_refcounts_are_repaired_on_open)
 /* ---- the bitmap command: directory, tables and header ---- */
 
 static const img_bitmap_change bitmap_changes[] = {
-    { IMG_BITMAP_ADD, "a", 0 },      { IMG_BITMAP_ADD, "b", 4096 },
-    { IMG_BITMAP_DISABLE, "a", 0 },  { IMG_BITMAP_CLEAR, "b", 0 },
-    { IMG_BITMAP_REMOVE, "a", 0 },   { IMG_BITMAP_ADD, "c", 0 },
-    { IMG_BITMAP_REMOVE, "b", 0 },   { IMG_BITMAP_REMOVE, "c", 0 },
-    { IMG_BITMAP_ADD, "d", 0 },
+    { .op = IMG_BITMAP_ADD, .name = "a" },
+    { .op = IMG_BITMAP_ADD, .name = "b", .granularity = 4096 },
+    { .op = IMG_BITMAP_DISABLE, .name = "a" },
+    { .op = IMG_BITMAP_CLEAR, .name = "b" },
+    { .op = IMG_BITMAP_REMOVE, .name = "a" },
+    { .op = IMG_BITMAP_ADD, .name = "c" },
+    { .op = IMG_BITMAP_REMOVE, .name = "b" },
+    { .op = IMG_BITMAP_REMOVE, .name = "c" },
+    { .op = IMG_BITMAP_ADD, .name = "d" },
 };
 #define N_BITMAP_CHANGES \
     (sizeof(bitmap_changes) / sizeof(bitmap_changes[0]))
@@ -400,6 +405,24 @@ static uint8_t *bitmap_run(const uint8_t *base, size_t base_len,
     cr_assert(r >= 0 || drop_from, "flush: %s", err.msg);
     *writes = img_fault_file_writes(fault);
     return survivor(im, mem, out_len);
+}
+
+/* Opens the bytes a cut at write n left (read-only): check must find no
+ * corruption; leaks are allowed, and counted in *res. */
+static img *open_checked(const uint8_t *bytes, size_t len, uint64_t n,
+                         img_check_result *res)
+{
+    img_file *f = img_mem_file_new(bytes, len, 0);
+    img *im = NULL;
+    img_err err = { 0 };
+    cr_assert_eq(img_open_file(f, "qcow2", IMG_OPEN_NO_LOCK | IMG_OPEN_QUIET,
+                               &im, &err),
+                 0, "cut at write %" PRIu64 ": open: %s", n, err.msg);
+    cr_assert_eq(img_check(im, res, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(res->corruptions + res->check_errors, 0,
+                 "cut at write %" PRIu64 ": %d corruptions", n,
+                 res->corruptions);
+    return im;
 }
 
 /* The names info lists, joined with commas. */
@@ -433,18 +456,8 @@ Test(qcow2_crash, bitmap_changes_are_crash_safe)
     for (uint64_t n = 1; n <= total + 1; n++) {
         uint64_t w;
         uint8_t *bytes = bitmap_run(base, base_len, n, &len, &w);
-        img_file *f = img_mem_file_new(bytes, len, 0);
-        img *im = NULL;
-        img_err err = { 0 };
-        cr_assert_eq(img_open_file(f, "qcow2",
-                                   IMG_OPEN_NO_LOCK | IMG_OPEN_QUIET, &im,
-                                   &err),
-                     0, "cut at write %" PRIu64 ": open: %s", n, err.msg);
         img_check_result res;
-        cr_assert_eq(img_check(im, &res, 0, &err), 0, "%s", err.msg);
-        cr_assert_eq(res.corruptions + res.check_errors, 0,
-                     "cut at write %" PRIu64 ": %d corruptions", n,
-                     res.corruptions);
+        img *im = open_checked(bytes, len, n, &res);
         char names[64];
         listed_bitmaps(im, names, sizeof(names), n);
         int known = 0;
@@ -454,6 +467,111 @@ Test(qcow2_crash, bitmap_changes_are_crash_safe)
         cr_assert(known, "cut at write %" PRIu64 ": bitmaps '%s'", n, names);
         if (n == total + 1) {
             cr_assert_str_eq(names, "d");
+            cr_assert_eq(res.leaks, 0, "no cut: leaks");
+        }
+        img_close(im);
+        free(bytes);
+    }
+    free(base);
+}
+
+/* ---- merging bitmap contents ---- */
+
+/* A base image with three bitmaps: "ones" (512 bytes per bit, its one
+ * table entry set to all ones by hand), "dst" (64 KiB) and "fine" (512
+ * bytes), both empty. */
+static uint8_t *merge_base(size_t *len)
+{
+    size_t base_len;
+    uint8_t *base = base_image("cluster_size=4k", &base_len);
+    img_file *mem, *fault;
+    img *im = open_cut(base, base_len, 0, &mem, &fault);
+    img_err err = { 0 };
+    static const img_bitmap_change adds[] = {
+        { .op = IMG_BITMAP_ADD, .name = "ones", .granularity = 512 },
+        { .op = IMG_BITMAP_ADD, .name = "dst", .granularity = 65536 },
+        { .op = IMG_BITMAP_ADD, .name = "fine", .granularity = 512 },
+    };
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq(img_bitmap_change_apply(im, &adds[i], &err), 0, "%s",
+                     err.msg);
+    }
+    cr_assert_eq(img_flush(im, &err), 0, "%s", err.msg);
+    free(base);
+    uint8_t *bytes = survivor(im, mem, len);
+    bitmap_bytes b;
+    cr_assert_eq(bitmap_bytes_find(bytes, *len, "ones", &b), 0);
+    cr_assert_eq(b.table_size, 1);
+    bytes[b.table_off + 7] = 1;
+    return bytes;
+}
+
+/* Merges ones into dst, then dst into fine, with writes from drop_from
+ * on lost. */
+static uint8_t *merge_run(const uint8_t *base, size_t base_len,
+                          uint64_t drop_from, size_t *out_len,
+                          uint64_t *writes)
+{
+    img_file *mem, *fault;
+    img *im = open_cut(base, base_len, drop_from, &mem, &fault);
+    img_err err = { 0 };
+    img_bitmap_change merges[] = {
+        { .op = IMG_BITMAP_MERGE, .name = "dst", .src = im,
+          .src_name = "ones" },
+        { .op = IMG_BITMAP_MERGE, .name = "fine", .src = im,
+          .src_name = "dst" },
+    };
+    int r = 0;
+    for (size_t i = 0; r >= 0 && i < 2; i++) {
+        r = img_bitmap_change_apply(im, &merges[i], &err);
+        cr_assert(r >= 0 || drop_from, "merge %zu: %s", i, err.msg);
+    }
+    r = r >= 0 ? img_flush(im, &err) : r;
+    cr_assert(r >= 0 || drop_from, "flush: %s", err.msg);
+    *writes = img_fault_file_writes(fault);
+    return survivor(im, mem, out_len);
+}
+
+/* How many of the first nbits bits of bitmap name are set. */
+static uint64_t bits_set(const uint8_t *d, size_t len, const char *name,
+                         uint64_t nbits)
+{
+    bitmap_bytes b;
+    cr_assert_eq(bitmap_bytes_find(d, len, name, &b), 0, "no %s", name);
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < nbits; i++) {
+        int bit = bitmap_bytes_bit(d, len, 4096, &b, i);
+        cr_assert_geq(bit, 0, "%s: bit %" PRIu64 " unreadable", name, i);
+        n += (uint64_t)bit;
+    }
+    return n;
+}
+
+/* A cut anywhere in two merges leaves a clean image (leaks allowed) in
+ * which each bitmap is wholly before or wholly after its merge, and the
+ * second merge never shows without the first. */
+Test(qcow2_crash, bitmap_merges_are_crash_safe)
+{
+    size_t base_len, len;
+    uint8_t *base = merge_base(&base_len);
+    uint64_t total;
+    free(merge_run(base, base_len, 0, &len, &total));
+    cr_assert(total > 6, "the merges write (%" PRIu64 ")", total);
+    for (uint64_t n = 1; n <= total + 1; n++) {
+        uint64_t w;
+        uint8_t *bytes = merge_run(base, base_len, n, &len, &w);
+        img_check_result res;
+        img *im = open_checked(bytes, len, n, &res);
+        uint64_t dst = bits_set(bytes, len, "dst", SIZE / 65536);
+        uint64_t fine = bits_set(bytes, len, "fine", SIZE / 512);
+        cr_assert(dst == 0 || dst == SIZE / 65536,
+                  "cut at write %" PRIu64 ": dst has %" PRIu64 " bits", n,
+                  dst);
+        cr_assert(fine == 0 || (fine == SIZE / 512 && dst),
+                  "cut at write %" PRIu64 ": fine has %" PRIu64 " bits", n,
+                  fine);
+        if (n == total + 1) {
+            cr_assert(dst && fine, "no cut: both merged");
             cr_assert_eq(res.leaks, 0, "no cut: leaks");
         }
         img_close(im);

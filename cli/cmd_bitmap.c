@@ -191,8 +191,9 @@ int cmd_bitmap(const cli_env *env, int argc, char **argv)
         cli_cvtnum(env, "granularity", a.granularity, 0, INT64_MAX, &g) < 0) {
         return 1;
     }
+    /* as qemu-img: bitmaps do not need the backing chain */
     img *im = cli_open(env, a.names[0], a.fmt,
-                       IMG_OPEN_RDWR |
+                       IMG_OPEN_RDWR | IMG_OPEN_NO_BACKING |
                            (a.image_opts ? CLI_OPEN_IMAGE_OPTS : 0));
     if (!im) {
         return 1;

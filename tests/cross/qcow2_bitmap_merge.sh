@@ -61,6 +61,11 @@ same bitmap --merge x -b missing.qcow2 a.qcow2 g64k
 same_err bitmap --merge -b b.qcow2 a.qcow2 g64k
 same_checked_image a.qcow2
 
+# The backing chain is not opened: a missing backing file is no matter.
+both "$QEMU_IMG create -q -f qcow2 -u -b gone.qcow2 -F qcow2 over.qcow2 64M"
+same_err bitmap --add over.qcow2 o
+same_err bitmap --merge other -b b.qcow2 over.qcow2 o
+
 # ---- convert --bitmaps ----
 
 convert_ok()

@@ -143,6 +143,7 @@ int cmd_dd(const cli_env *env, int argc, char **argv);
 int cmd_boot(const cli_env *env, int argc, char **argv); /* emu only */
 int cmd_snapshot(const cli_env *env, int argc, char **argv);
 int cmd_bitmap(const cli_env *env, int argc, char **argv);
+int cmd_bench(const cli_env *env, int argc, char **argv);
 
 /* cmd_info.c: bdrv_snapshot_dump()'s "Snapshot list:" table (shared
  * by "info" and "snapshot -l"). */

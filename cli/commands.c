@@ -7,6 +7,10 @@ static const cli_command commands[] = {
     { "amend", cmd_amend,
       "[--object objectdef] [--image-opts] [-p] [-q] [-f fmt] [-t cache] "
       "[--force] -o options filename" },
+    { "bench", cmd_bench,
+      "[-c count] [-d depth] [-f fmt] [--flush-interval=flush_interval] "
+      "[-i aio] [-n] [--no-drain] [-o offset] [--pattern=pattern] [-q] "
+      "[-s buffer_size] [-S step_size] [-t cache] [-w] [-U] filename" },
     { "bitmap", cmd_bitmap,
       "(--merge SOURCE | --add | --remove | --clear | --enable | --disable)"
       "... [-b source_file [-F source_fmt]] [-g granularity] "

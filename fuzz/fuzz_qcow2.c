@@ -6,8 +6,12 @@
  * each of the first few snapshots is loaded in turn as a temporary
  * read-only view (img_snapshot_load_tmp, as "convert -l" and "measure -l"
  * do) and walked again, so a snapshot's L1 table and disk size are
- * decoded and used for reads.  Aborts when libimg breaks its contract: a
- * failure without err set, or a listed snapshot without id or name.
+ * decoded and used for reads.  Then the persistent bitmaps are listed
+ * and, on a writable copy in memory, the first is merged into a new
+ * bitmap and into the last (convert --bitmaps and bitmap --merge), so
+ * that the bitmap directory and tables decode as untrusted input.
+ * Aborts when libimg breaks its contract: a failure without err set, or
+ * a listed snapshot or bitmap without id or name.
  */
 #include "fuzz_walk.h"
 
@@ -87,9 +91,62 @@ static void qf_snapshots(const uint8_t *data, size_t size)
     img_close(im);
 }
 
+/* One bitmap change; a failure must be reported properly. */
+static void qf_bitmap_change(img *im, const img_bitmap_change *c)
+{
+    img_err err;
+    memset(&err, 0, sizeof(err));
+    int ret = img_bitmap_change_apply(im, c, &err);
+    if (ret < 0) {
+        qf_failed(ret, &err);
+    }
+}
+
+/* Lists the bitmaps of a writable copy, adds one like the first and
+ * merges the first into it and into the last. */
+static void qf_bitmaps(const uint8_t *data, size_t size)
+{
+    img_file *file = img_mem_file_new(data, size, 1);
+    img *im = NULL;
+    img_err err;
+    memset(&err, 0, sizeof(err));
+    if (!file || img_open_file(file, "qcow2",
+                               IMG_OPEN_RDWR | IMG_OPEN_NO_LOCK |
+                                   IMG_OPEN_NO_BACKING | IMG_OPEN_QUIET,
+                               &im, &err) < 0) {
+        return;
+    }
+    img_bitmap_info *list = NULL;
+    size_t n = 0;
+    int ret = img_bitmap_list(im, &list, &n, &err);
+    if (ret < 0) {
+        qf_failed(ret, &err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        qf_require(list[i].name != NULL && list[i].granularity >= 512);
+    }
+    if (n > 0) {
+        img_bitmap_change add = { .op = IMG_BITMAP_ADD, .name = "fuzz",
+                                  .granularity = list[0].granularity };
+        img_bitmap_change into_new = { .op = IMG_BITMAP_MERGE,
+                                       .name = "fuzz", .src = im,
+                                       .src_name = list[0].name };
+        img_bitmap_change into_last = { .op = IMG_BITMAP_MERGE,
+                                        .name = list[n - 1].name,
+                                        .src = im,
+                                        .src_name = list[0].name };
+        qf_bitmap_change(im, &add);
+        qf_bitmap_change(im, &into_new);
+        qf_bitmap_change(im, &into_last);
+    }
+    img_bitmap_list_free(list, n);
+    img_close(im);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_open_and_walk(data, size, "qcow2");
     qf_snapshots(data, size);
+    qf_bitmaps(data, size);
     return 0;
 }

@@ -93,35 +93,41 @@ static int reader_load(bm_reader *r, uint64_t k, img_err *err)
     return 0;
 }
 
-/* The first set bit in [from, to) of r's bitmap: 1 and *pos, or 0 when
- * none, or a negative errno. */
-static int next_set(bm_reader *r, uint64_t from, uint64_t to, uint64_t *pos,
-                    img_err *err)
+/* Bit i of a loaded data cluster. */
+static int bit_at(const bm_reader *r, uint64_t i)
+{
+    return r->buf[i >> 3] >> (i & 7) & 1;
+}
+
+/* The first run of set bits in [from, to) of r's bitmap: 1 with the run
+ * in [*start, *end) (cut at the end of its cluster), or 0 when there is
+ * none, or a negative errno.  Whole bytes are skipped or taken at once,
+ * and an all-ones cluster is one run, so a bitmap costs about its size
+ * in bytes, not in bits. */
+static int next_run(bm_reader *r, uint64_t from, uint64_t to,
+                    uint64_t *start, uint64_t *end, img_err *err)
 {
     while (from < to) {
         uint64_t k = from / r->bpc, base = k * r->bpc;
-        uint64_t end = to - base < r->bpc ? to : base + r->bpc;
+        uint64_t stop = to - base < r->bpc ? to - base : r->bpc;
         int e = reader_load(r, k, err);
         if (e < 0) {
             return e;
         }
-        if (r->kind == BM_ONES) {
-            *pos = from;
+        uint64_t i = from - base;
+        while (r->kind == BM_DATA && i < stop && !bit_at(r, i)) {
+            i = (i & 7) == 0 && r->buf[i >> 3] == 0 ? i + 8 : i + 1;
+        }
+        if (r->kind != BM_ZEROS && i < stop) {
+            uint64_t j = i;
+            while (r->kind == BM_DATA && j < stop && bit_at(r, j)) {
+                j = (j & 7) == 0 && r->buf[j >> 3] == 0xff ? j + 8 : j + 1;
+            }
+            *start = base + i;
+            *end = base + (r->kind == BM_ONES || j > stop ? stop : j);
             return 1;
         }
-        for (uint64_t i = from - base; r->kind == BM_DATA && i < end - base;) {
-            unsigned byte = r->buf[i >> 3] >> (i & 7);
-            if (byte == 0) {
-                i = (i | 7) + 1;
-                continue;
-            }
-            i += (unsigned)__builtin_ctz(byte);
-            if (i < end - base) {
-                *pos = base + i;
-                return 1;
-            }
-        }
-        from = end;
+        from = base + stop;
     }
     return 0;
 }
@@ -130,12 +136,17 @@ static int next_set(bm_reader *r, uint64_t from, uint64_t to, uint64_t *pos,
 static int set_bits(uint8_t *buf, uint64_t from, uint64_t to)
 {
     int changed = 0;
-    for (uint64_t i = from; i < to; i++) {
-        uint8_t bit = (uint8_t)(1u << (i & 7));
-        if (!(buf[i >> 3] & bit)) {
-            buf[i >> 3] |= bit;
-            changed = 1;
+    while (from < to) {
+        if ((from & 7) == 0 && to - from >= 8) {
+            changed |= buf[from >> 3] != 0xff;
+            buf[from >> 3] = 0xff;
+            from += 8;
+            continue;
         }
+        uint8_t bit = (uint8_t)(1u << (from & 7));
+        changed |= !(buf[from >> 3] & bit);
+        buf[from >> 3] |= bit;
+        from++;
     }
     return changed;
 }
@@ -154,15 +165,16 @@ static int merge_cluster(bm_reader *dst, bm_reader *src, uint64_t k,
     while (t < tend) {
         uint64_t sfrom = (t << gd) >> gs;
         uint64_t sto = ((tend << gd) + sgran - 1) >> gs;
-        uint64_t sb;
-        int e = next_set(src, sfrom, sto < src->nbits ? sto : src->nbits,
-                         &sb, err);
+        uint64_t s0, s1;
+        int e = next_run(src, sfrom, sto < src->nbits ? sto : src->nbits,
+                         &s0, &s1, err);
         if (e <= 0) {
             return e;
         }
-        /* the destination bits that the disk area of source bit sb meets */
-        uint64_t first = (sb << gs) >> gd;
-        uint64_t last = (((sb + 1) << gs) + dgran - 1) >> gd;
+        /* the destination bits that the disk area of source bits [s0, s1)
+         * meets */
+        uint64_t first = (s0 << gs) >> gd;
+        uint64_t last = ((s1 << gs) + dgran - 1) >> gd;
         uint64_t t0 = first > t ? first : t, t1 = last < tend ? last : tend;
         *changed |= set_bits(dst->buf, t0 - base, t1 - base);
         t = t1;

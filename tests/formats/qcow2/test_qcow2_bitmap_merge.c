@@ -23,17 +23,16 @@ typedef struct mem_img {
     img *im;
 } mem_img;
 
-/* A 32 MiB qcow2 image of 4 KiB clusters in memory, open read/write. */
-static mem_img make(void)
+/* A qcow2 image of disk bytes in memory, open read/write. */
+static mem_img make_sized(uint64_t disk, const char *opts)
 {
     mem_img m;
     m.mem = img_mem_file_new(NULL, 0, 1);
     const img_driver *drv = img_driver_find("qcow2");
     img_opts *o = img_opts_new(img_driver_create_opts(drv));
     img_err err = { 0 };
-    cr_assert_eq(img_opts_parse(o, "cluster_size=4k", &err), 0, "%s",
-                 err.msg);
-    img_create_opts co = { .size = DISK, .opts = o };
+    cr_assert_eq(img_opts_parse(o, opts, &err), 0, "%s", err.msg);
+    img_create_opts co = { .size = disk, .opts = o };
     cr_assert_eq(img_create_file(m.mem, "qcow2", &co, &err), 0, "%s",
                  err.msg);
     img_opts_free(o);
@@ -43,6 +42,12 @@ static mem_img make(void)
                                &m.im, &err),
                  0, "%s", err.msg);
     return m;
+}
+
+/* A 32 MiB qcow2 image of 4 KiB clusters. */
+static mem_img make(void)
+{
+    return make_sized(DISK, "cluster_size=4k");
 }
 
 static int change(mem_img *m, img_bitmap_op op, const char *name,
@@ -166,6 +171,34 @@ Test(qcow2_bitmap_merge, partial_granules_are_set)
     expect_bits(&m, "dst", 8, 0, 4);
     merge_ok(&m, "dst", "back");
     expect_bits(&m, "back", 32, 0, 16);
+    expect_clean(&m);
+    img_close(m.im);
+}
+
+/* A 64 GiB disk whose 512-byte bitmap (2^27 bits, 16 MiB, 256 all-ones
+ * entries) merges into another 512-byte one, which then has every bit
+ * set: the merge takes the source by runs and sets whole bytes. */
+Test(qcow2_bitmap_merge, all_ones_bitmap_merges_by_runs)
+{
+    uint64_t disk = (uint64_t)64 << 30;
+    mem_img m = make_sized(disk, "cluster_size=64k");
+    add(&m, "ones", 512);
+    add(&m, "dst", 512);
+    uint32_t n = find(&m, "ones").table_size;
+    cr_assert_eq(n, 256);
+    for (uint32_t i = 0; i < n; i++) {
+        set_entry(&m, "ones", i, 1);
+    }
+    merge_ok(&m, "ones", "dst");
+    size_t len;
+    const uint8_t *d = img_mem_file_data(m.mem, &len);
+    bitmap_bytes b = find(&m, "dst");
+    uint64_t nbits = disk / 512;
+    for (uint64_t i = 0; i < nbits; i += 4099) {
+        cr_assert_eq(bitmap_bytes_bit(d, len, 65536, &b, i), 1, "bit %" PRIu64,
+                     i);
+    }
+    cr_assert_eq(bitmap_bytes_bit(d, len, 65536, &b, nbits - 1), 1);
     expect_clean(&m);
     img_close(m.im);
 }

@@ -27,12 +27,19 @@
 static uint64_t table_entries(const qcow2_state *s, uint64_t size,
                               unsigned gbits)
 {
-    uint64_t bits = (size >> gbits) + ((size & ((1ull << gbits) - 1)) != 0);
+    uint64_t bits = qcow2_bitmap_bits(size, gbits);
     uint64_t bytes = bits / 8 + (bits % 8 != 0);
     if (bytes > MAX_BITMAP_BYTES) {
         return 0;
     }
     return bytes / s->cluster_size + (bytes % s->cluster_size != 0);
+}
+
+/* QEMU's refusal of a bitmap left in use (its contents are unknown). */
+static int inconsistent(img_err *err, const char *name)
+{
+    return img_err_set(err, EINVAL, "Bitmap '%s' is inconsistent and "
+                       "cannot be used", name);
 }
 
 static qcow2_bitmap *find(qcow2_bitmap_dir *d, const char *name)
@@ -365,11 +372,9 @@ static int merge(img *im, qcow2_state *s, qcow2_bitmap_dir *d, uint32_t i,
     qcow2_state *ss = c->src->state;
     uint64_t *dt = NULL, *st = NULL, *nt = NULL;
     if (r >= 0 && (d->b[i].flags & QCOW2_BME_FLAG_IN_USE)) {
-        r = img_err_set(err, EINVAL, "Bitmap '%s' is inconsistent and "
-                        "cannot be used", d->b[i].name);
+        r = inconsistent(err, d->b[i].name);
     } else if (r >= 0 && (sb->flags & QCOW2_BME_FLAG_IN_USE)) {
-        r = img_err_set(err, EINVAL, "Bitmap '%s' is inconsistent and "
-                        "cannot be used", sb->name);
+        r = inconsistent(err, sb->name);
     } else if (r >= 0 && ss->hdr.size != s->hdr.size) {
         r = img_err_set(err, EINVAL, "Bitmaps are of different sizes "
                         "(destination size is %" PRIu64 ", source size is %"
@@ -419,8 +424,7 @@ static int apply(img *im, qcow2_state *s, qcow2_bitmap_dir *d,
                      err);
     }
     if (c->op != IMG_BITMAP_REMOVE && (b->flags & QCOW2_BME_FLAG_IN_USE)) {
-        return img_err_set(err, EINVAL, "Bitmap '%s' is inconsistent and "
-                           "cannot be used", c->name);
+        return inconsistent(err, c->name);
     }
     switch (c->op) {
     case IMG_BITMAP_REMOVE:

@@ -175,8 +175,8 @@ static uint64_t bitmaps_size(img *in, uint64_t cs)
         }
         unsigned gbits = dir[17];
         uint64_t name = qcow2_be16(dir + 18), extra = qcow2_be32(dir + 20);
-        uint64_t gran = gbits < 63 ? 1ull << gbits : 1ull << 63;
-        uint64_t bits = img_size(in) / gran + (img_size(in) % gran != 0);
+        uint64_t bits = qcow2_bitmap_bits(img_size(in), gbits < 63 ? gbits
+                                                                  : 63);
         uint64_t clusters = (bits + 7) / 8;
         clusters = clusters / cs + (clusters % cs != 0);
         total += clusters * cs + round_up(clusters * 8, cs);

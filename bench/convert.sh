@@ -35,22 +35,9 @@ QEMU_IMG=${QEMU_IMG:-qemu-img}
 RUNS=${1:-5}
 SIZE_MB=${BENCH_SIZE_MB:-2048}
 
-if [[ ! -x $VDISK ]]; then
-    echo "bench/convert.sh: $VDISK not found; build it first:" >&2
-    echo "  meson setup build && ninja -C build   (or set VDISK=...)" >&2
-    exit 1
-fi
-if ! command -v "$QEMU_IMG" >/dev/null; then
-    echo "bench/convert.sh: $QEMU_IMG not found (apt-get install" \
-         "qemu-utils)" >&2
-    exit 1
-fi
-
-dir=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/vdisk-bench.XXXXXX")}
-mkdir -p "$dir"
-if [[ -z ${BENCH_DIR:-} ]]; then
-    trap 'rm -rf -- "$dir"' EXIT
-fi
+. "$here/lib.sh"
+bench_need_tools bench/convert.sh
+bench_setup_dir vdisk-bench
 
 # ---- inputs ----
 
@@ -134,21 +121,12 @@ fi
 # pairs (paired_time.py).  Each run starts with the previous output
 # removed and synced, so neither tool pays for the other's write-back.
 bench_case() {
-    local label=$1 opts=$2 input=$3 row
+    local label=$1 opts=$2 input=$3
     if [[ -n ${BENCH_CASES:-} ]] && ! [[ $label =~ $BENCH_CASES ]]; then
         return
     fi
-    row=$(python3 "$here/paired_time.py" "$RUNS" "$prepare" \
-          "$VDISK convert $opts $dir/$input $dir/out" \
-          "$QEMU_IMG convert $opts $dir/$input $dir/out")
-    if [[ $row == failed ]]; then
-        printf "%-20s %s\n" "$label" "failed"
-        return
-    fi
-    local v vsd vcpu vmin q qsd qcpu qmin ratio med rmin
-    read -r v vsd vcpu vmin q qsd qcpu qmin ratio med rmin <<<"$row"
-    printf "%-20s %6s %6s %6s %7s %6s %6s %5s %5s %5s\n" "$label" "$v" \
-        "$vsd" "$vcpu" "$q" "$qsd" "$qcpu" "$ratio" "$med" "$rmin"
+    bench_row "$label" "$prepare" "$VDISK convert $opts $dir/$input $dir/out" \
+        "$QEMU_IMG convert $opts $dir/$input $dir/out"
 }
 
 vdisk_creates() {
@@ -177,12 +155,7 @@ echo "$("$VDISK" --version | head -1); $("$QEMU_IMG" --version | head -1)"
 echo "$(nproc) CPUs, $RUNS runs per case, $cache_note"
 echo "timing: bench/paired_time.py (vdisk and qemu-img runs alternate)"
 echo
-echo "seconds: mean wall time, its standard deviation, mean CPU time"
-echo "(user + system); q/v = qemu-img wall / vdisk wall (means), med = the"
-echo "median of the ratios of runs made in the same pair, min = the ratio"
-echo "of the fastest runs"
-printf "%-20s %6s %6s %6s %7s %6s %6s %5s %5s %5s\n" "case" "vdisk" "sd" \
-    "cpu" "qemu" "sd" "cpu" "q/v" "med" "min"
+bench_print_header
 bench_case "sparse -O raw" "-O raw" sparse.raw
 bench_case "sparse -O raw -W" "-O raw -W" sparse.raw
 bench_case "full -O raw" "-O raw" full.raw

@@ -22,21 +22,9 @@ VDISK=${VDISK:-$here/../build/vdisk}
 QEMU_IMG=${QEMU_IMG:-qemu-img}
 RUNS=${1:-5}
 
-if [[ ! -x $VDISK ]]; then
-    echo "bench/io.sh: $VDISK not found; build it first:" >&2
-    echo "  meson setup build && ninja -C build   (or set VDISK=...)" >&2
-    exit 1
-fi
-if ! command -v "$QEMU_IMG" >/dev/null; then
-    echo "bench/io.sh: $QEMU_IMG not found (apt-get install qemu-utils)" >&2
-    exit 1
-fi
-
-dir=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/vdisk-bench-io.XXXXXX")}
-mkdir -p "$dir"
-if [[ -z ${BENCH_DIR:-} ]]; then
-    trap 'rm -rf -- "$dir"' EXIT
-fi
+. "$here/lib.sh"
+bench_need_tools bench/io.sh
+bench_setup_dir vdisk-bench-io
 
 if [[ ! -f $dir/dense.qcow2 || ! -f $dir/dense.raw ]]; then
     head -c 1G /dev/urandom >"$dir/dense.raw"
@@ -46,28 +34,16 @@ cat "$dir/dense.raw" "$dir/dense.qcow2" >/dev/null # warm
 
 # One row: the same bench arguments for both tools.
 io_case() {
-    local label=$1 args=$2 file=$3 row
-    row=$(python3 "$here/paired_time.py" "$RUNS" "true" \
-          "$VDISK bench $args $dir/$file" "$QEMU_IMG bench $args $dir/$file")
-    if [[ $row == failed ]]; then
-        printf "%-22s %s\n" "$label" "failed"
-        return
-    fi
-    local v vsd vcpu vmin q qsd qcpu qmin ratio med rmin
-    read -r v vsd vcpu vmin q qsd qcpu qmin ratio med rmin <<<"$row"
-    printf "%-22s %6s %6s %6s %7s %6s %6s %5s %5s %5s\n" "$label" "$v" \
-        "$vsd" "$vcpu" "$q" "$qsd" "$qcpu" "$ratio" "$med" "$rmin"
+    local label=$1 args=$2 file=$3
+    bench_row "$label" true "$VDISK bench $args $dir/$file" \
+        "$QEMU_IMG bench $args $dir/$file"
 }
 
 echo "images in $dir (warm in the page cache)"
 echo "$("$VDISK" --version | head -1); $("$QEMU_IMG" --version | head -1)"
 echo "$(nproc) CPUs, $RUNS runs per case"
 echo
-echo "seconds: mean wall time, its standard deviation, mean CPU time;"
-echo "q/v = qemu-img wall / vdisk wall (means), med = median of the pairs'"
-echo "ratios, min = ratio of the fastest runs"
-printf "%-22s %6s %6s %6s %7s %6s %6s %5s %5s %5s\n" "case" "vdisk" "sd" \
-    "cpu" "qemu" "sd" "cpu" "q/v" "med" "min"
+bench_print_header
 io_case "qcow2 read 4k" "-c 262144 -s 4k" dense.qcow2
 io_case "qcow2 read 64k" "-c 16384 -s 64k" dense.qcow2
 io_case "qcow2 read 4k/1M" "-c 100000 -s 4k -S 1M" dense.qcow2

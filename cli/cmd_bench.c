@@ -26,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "edit_util.h"
+#include "cache_mode.h"
 #include "opt_common.h"
 
 #define BENCH_THREADS 4
@@ -43,6 +43,7 @@ typedef struct bench_args {
     const char *fmt;      /* -f */
     const char *filename;
     const char *cache;    /* -t */
+    cli_cache_mode mode;  /* what -t asks for; writeback without it */
     const char *aio;      /* -i, or "native" for -n */
     uint64_t count;       /* -c */
     uint64_t depth;       /* -d */
@@ -160,7 +161,8 @@ static int parse_args(const cli_env *env, int argc, char **argv,
     if (r >= 0) {
         return r;
     }
-    if (a->cache && cli_cache_flags(a->cache, flags) < 0) {
+    if (a->cache && (cli_cache_mode_parse(a->cache, &a->mode) < 0 ||
+                     cli_cache_flags(a->cache, flags) < 0)) {
         return bad(env, "Invalid cache mode");
     }
     if (!a->write && a->flush_interval) {
@@ -169,10 +171,7 @@ static int parse_args(const cli_env *env, int argc, char **argv,
     if (a->flush_interval && a->flush_interval < a->depth) {
         return bad(env, "Flush interval can't be smaller than depth");
     }
-    int direct = a->cache && (!strcmp(a->cache, "none") ||
-                              !strcmp(a->cache, "off") ||
-                              !strcmp(a->cache, "directsync"));
-    if (a->aio && !strcmp(a->aio, "native") && !direct) {
+    if (a->aio && !strcmp(a->aio, "native") && !a->mode.direct) {
         cli_error(env, "Could not open '%s': aio=native was specified, but "
                   "it requires cache.direct=on, which was not specified.",
                   a->filename);
@@ -337,8 +336,7 @@ int cmd_bench(const cli_env *env, int argc, char **argv)
     }
     bench_run b = { .im = im, .a = &a, .size = img_size(im),
                     .next = (uint64_t)a.offset };
-    b.flush_each = a.write && a.cache && (!strcmp(a.cache, "writethrough") ||
-                                          !strcmp(a.cache, "directsync"));
+    b.flush_each = a.write && a.mode.writethrough;
     pthread_mutex_init(&b.lock, NULL);
     printf("Sending %" PRIu64 " %s requests, %" PRId64 " bytes each, %" PRIu64
            " in parallel (starting at offset %" PRId64 ", step size %" PRId64

@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "cache_mode.h"
 #include "cli.h"
 #include "opt_common.h"
 
@@ -202,20 +203,6 @@ static int check_image(const cli_env *env, img *im, const check_args *a)
 
 /* ---- command line ---- */
 
-/* -T: the cache modes QEMU accepts (all mean the same to us). */
-static int check_cache_valid(const char *mode)
-{
-    static const char *const modes[] = { "none",       "off",
-                                         "writeback",  "writethrough",
-                                         "directsync", "unsafe" };
-    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-        if (!strcmp(mode, modes[i])) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int check_repair_mode(const cli_env *env, const char *s, check_args *a)
 {
     a->flags |= IMG_OPEN_RDWR;
@@ -285,7 +272,7 @@ static int check_parse(const cli_env *env, int argc, char **argv, check_args *a)
     if (cli_output_option(env, a->output_arg, &a->output)) {
         return 1;
     }
-    if (!check_cache_valid(a->cache)) {
+    if (!cli_cache_mode_valid(a->cache)) {
         cli_error(env, "Invalid source cache option: %s", a->cache);
         return 1;
     }

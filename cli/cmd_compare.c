@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache_mode.h"
 #include "opt_common.h"
 
 enum {
@@ -101,21 +102,6 @@ static int parse_args(const cli_env *env, int argc, char **argv, cmp_args *a)
     a->file1 = names[0];
     a->file2 = names[1];
     return r;
-}
-
-/* QEMU's cache modes (bdrv_parse_cache_mode()); compare only checks the
- * name, as reads here always go through the host page cache. */
-static int cache_mode_valid(const char *s)
-{
-    static const char *const modes[] = { "none",       "off",
-                                         "writeback",  "writethrough",
-                                         "directsync", "unsafe" };
-    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-        if (!strcmp(s, modes[i])) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 /* Results go to stdout unless -q. */
@@ -344,7 +330,7 @@ static int run_compare(const cli_env *env, const cmp_args *a)
     /* As in qemu-img, progress starts before anything is opened, so every
      * failure from here on still ends it (a "\n" when shown). */
     cli_progress_init(&s.progress, a->progress, 2.0f);
-    if (a->cache && !cache_mode_valid(a->cache)) {
+    if (a->cache && !cli_cache_mode_valid(a->cache)) {
         cli_error(env, "Invalid source cache option: %s", a->cache);
         ret = CMP_OPEN_ERROR;
     }

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache_mode.h"
 #include "cli.h"
 #include "snapshot_arg.h"
 #include "convert/engine.h"
@@ -319,20 +320,6 @@ static int check_combinations(const cli_env *env, const convert_args *a)
     return -1;
 }
 
-/* bdrv_parse_cache_mode()'s names. */
-static int cache_mode_valid(const char *mode)
-{
-    static const char *const modes[] = {
-        "off", "none", "directsync", "writeback", "unsafe", "writethrough"
-    };
-    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-        if (!strcmp(mode, modes[i])) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Everything decided before any image is opened: help, operands, source
  * cache.  Returns -1 to go on, else the exit status. */
 static int check_early(const cli_env *env, const convert_args *a)
@@ -352,7 +339,7 @@ static int check_early(const cli_env *env, const convert_args *a)
         cli_error(env, "Must specify image file name");
         return 1;
     }
-    if (a->src_cache && !cache_mode_valid(a->src_cache)) {
+    if (a->src_cache && !cli_cache_mode_valid(a->src_cache)) {
         cli_error(env, "Invalid source cache option: %s", a->src_cache);
         return 1;
     }
@@ -664,13 +651,10 @@ static int create_target(const cli_env *env, const convert_args *a,
 static int open_target(const cli_env *env, const convert_args *a,
                        convert_state *s, uint64_t total)
 {
-    if (!cache_mode_valid(a->cache)) {
+    unsigned flags = IMG_OPEN_RDWR | (a->quiet ? IMG_OPEN_QUIET : 0);
+    if (cli_cache_flags(a->cache, &flags) < 0) {
         cli_error(env, "Invalid cache option: %s", a->cache);
         return -1;
-    }
-    unsigned flags = IMG_OPEN_RDWR | (a->quiet ? IMG_OPEN_QUIET : 0);
-    if (!strcmp(a->cache, "unsafe")) {
-        flags |= IMG_OPEN_NO_FLUSH;
     }
     s->dst = cli_open(env, a->out, a->out_fmt, flags);
     if (!s->dst) {

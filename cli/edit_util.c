@@ -1,28 +1,10 @@
-/* cli/edit_util.c -- cache modes and progress for amend, rebase and
+/* cli/edit_util.c -- progress and backing names for amend, rebase and
  * commit (see edit_util.h). */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "edit_util.h"
-
-int cli_cache_flags(const char *mode, unsigned *flags)
-{
-    /* writeback is the default; none/directsync bypass the host cache in
-     * QEMU, which makes no difference to what ends up in the file */
-    static const char *const modes[] = { "none", "off", "writeback",
-                                         "writethrough", "directsync" };
-    if (!strcmp(mode, "unsafe")) {
-        *flags |= IMG_OPEN_NO_FLUSH;
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-        if (!strcmp(mode, modes[i])) {
-            return 0;
-        }
-    }
-    return -1;
-}
 
 void cli_edit_progress(void *opaque, uint64_t done, uint64_t total)
 {

@@ -3,12 +3,8 @@
 #ifndef CLI_EDIT_UTIL_H
 #define CLI_EDIT_UTIL_H
 
+#include "cache_mode.h"
 #include "cli.h"
-
-/* QEMU's bdrv_parse_cache_mode(): -1 for an unknown mode, else 0 with
- * the open flags the mode adds (IMG_OPEN_NO_FLUSH for "unsafe") or'ed
- * into *flags. */
-int cli_cache_flags(const char *mode, unsigned *flags);
 
 /* An img_progress_fn that prints percent done on a cli_progress
  * (opaque), as qemu-img's status callbacks do. */

@@ -18,9 +18,10 @@
 # Inputs: sparse.raw, ~40% data in scattered 1..8 MiB runs of random bytes
 # with holes between them, full.raw, every byte written, text.raw (a
 # quarter of the size: compressible words, for -c), and qcow2 copies of
-# sparse.raw and full.raw made by qemu-img.  Cases: raw output with and
-# without -W, then qcow2, vhdx and vmdk output for each format "vdisk
-# create -f FMT" supports, qcow2 input to raw and vhdx, compressed qcow2
+# sparse.raw and full.raw made by qemu-img, and a compressed one of
+# text.raw.  Cases: raw output with and without -W, then qcow2, vhdx and
+# vmdk output for each format "vdisk create -f FMT" supports, qcow2 input
+# (plain and compressed) to raw and vhdx, compressed qcow2
 # (zlib and zstd) and streamOptimized VMDK.  Timing: paired_time.py runs
 # each tool once untimed, then RUNS pairs alternating which goes first
 # (python3, CPU time from wait4).  Page cache:
@@ -86,11 +87,14 @@ while n < want:
     echo "text.raw: $((SIZE_MB / 4)) MiB of words (compressible)"
 }
 
-# qcow2 copies of the raw inputs, written by qemu-img.
+# qcow2 copies of the raw inputs, written by qemu-img; text.raw's is
+# compressed (as cloud images are).
 make_qcow2_inputs() {
     "$QEMU_IMG" convert -O qcow2 "$dir/sparse.raw" "$dir/sparse.qcow2"
     "$QEMU_IMG" convert -O qcow2 "$dir/full.raw" "$dir/full.qcow2"
     echo "sparse.qcow2, full.qcow2: the same, converted by qemu-img"
+    "$QEMU_IMG" convert -c -O qcow2 "$dir/text.raw" "$dir/text-c.qcow2"
+    echo "text-c.qcow2: text.raw, compressed by qemu-img (zlib)"
 }
 
 make_full() {
@@ -140,7 +144,7 @@ vdisk_creates() {
 
 echo "inputs in $dir"
 if [[ -n ${BENCH_REUSE:-} && -f $dir/sparse.qcow2 && -f $dir/full.qcow2 &&
-      -f $dir/text.raw ]]; then
+      -f $dir/text.raw && -f $dir/text-c.qcow2 ]]; then
     echo "reusing the inputs already there (BENCH_REUSE)"
 else
     make_seed
@@ -171,6 +175,7 @@ for fmt in ${BENCH_FORMATS-qcow2 vhdx vmdk}; do
 done
 bench_case "qcow2 sparse -O raw" "-O raw" sparse.qcow2
 bench_case "qcow2 full -O raw" "-O raw" full.qcow2
+bench_case "qcow2 text -c -O raw" "-O raw" text-c.qcow2
 if [[ " ${BENCH_FORMATS-vhdx} " == *" vhdx "* ]] && vdisk_creates vhdx; then
     bench_case "qcow2 full -O vhdx" "-O vhdx" full.qcow2
 fi

@@ -95,8 +95,14 @@ typedef struct cvt_stats {
  * backing, flush at the end. */
 void cvt_params_init(cvt_params *p);
 
-/* Threads used when params.workers <= 0: min(8, max(2, 2 * CPUs)). */
+/* min(8, max(2, 2 * CPUs)): the threads of a run whose sources can be
+ * read by several threads at once, or whose workers compress. */
 int cvt_default_workers(void);
+
+/* The threads cvt_run() uses: params.workers when it is > 0; else 1 when
+ * no source can be read by several threads at once (img_reads_in_parallel)
+ * and the workers do not compress; else cvt_default_workers(). */
+int cvt_workers_for(const cvt_params *p);
 
 /* Size of the concatenation: the sum of the sources' sizes, each rounded
  * up to 512 bytes.  This is the size a new target must have. */

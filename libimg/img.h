@@ -104,6 +104,10 @@ int img_discard(img *im, uint64_t off, uint64_t len, img_err *err);
 void img_prefetch(img *im, uint64_t off, uint64_t len);
 /* True when img_prefetch can do something for this image. */
 int img_can_prefetch(const img *im);
+/* True when several threads' img_pread calls on this image run at once;
+ * false when the format's hooks are serialised by the image's lock (a
+ * format that is not IMG_DRV_THREADSAFE, see driver.h). */
+int img_reads_in_parallel(const img *im);
 int img_flush(img *im, img_err *err);
 /* Preallocation modes (QEMU's PreallocMode order). */
 enum {

@@ -81,6 +81,11 @@ int img_can_prefetch(const img *im)
     return im->drv->prefetch != NULL;
 }
 
+int img_reads_in_parallel(const img *im)
+{
+    return (im->drv->flags & IMG_DRV_THREADSAFE) != 0;
+}
+
 int img_pwrite(img *im, const void *buf, uint64_t len, uint64_t off,
                unsigned flags, img_err *err)
 {

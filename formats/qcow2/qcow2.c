@@ -508,6 +508,52 @@ static int read_extent(img *im, uint8_t *buf, uint64_t off,
     return img_err_set(err, EIO, "Invalid cluster type");
 }
 
+/* Whether e, found at off, is a whole compressed cluster. */
+static int whole_compressed(const qcow2_state *s, uint64_t off,
+                            const qcow2_extent *e)
+{
+    return e->kind == QCOW2_COMPRESSED &&
+           qcow2_cluster_offset_in(s, off) == 0 && e->len == s->cluster_size;
+}
+
+/* Whether a read of len bytes at off, whose first extent is e, starts
+ * with a run of compressed clusters worth reading as one
+ * (qcow2_decompress_run.c): two whole clusters or more. */
+static int starts_compressed_run(const qcow2_state *s, uint64_t off,
+                                 uint64_t len, const qcow2_extent *e)
+{
+    return s->hdr.crypt_method == QCOW2_CRYPT_NONE &&
+           whole_compressed(s, off, e) && len / s->cluster_size >= 2;
+}
+
+/* Reads the whole compressed clusters that follow from off, the first
+ * one being e: as many as the read covers, up to qcow2_run_max(), and
+ * sets *done to their bytes. */
+static int read_compressed_run(img *im, uint8_t *buf, uint64_t off,
+                               uint64_t len, const qcow2_extent *e,
+                               uint64_t *done, img_err *err)
+{
+    qcow2_state *s = im->state;
+    uint64_t cs = s->cluster_size;
+    uint64_t entries[QCOW2_RUN_MAX_CLUSTERS];
+    size_t n = 0, max = qcow2_run_max(s);
+    entries[n++] = e->l2_entry;
+    while (n < max && len - n * cs >= cs) {
+        qcow2_extent next;
+        int r = qcow2_map(s, im->file, off + n * cs, len - n * cs, &next,
+                          err);
+        if (r < 0) {
+            return r;
+        }
+        if (!whole_compressed(s, off + n * cs, &next)) {
+            break;
+        }
+        entries[n++] = next.l2_entry;
+    }
+    *done = n * cs;
+    return qcow2_read_compressed_run(s, im->file, entries, n, buf, err);
+}
+
 /* Fills buf or fails; the core checked the range.  locked: the caller
  * holds im->lock, so data reads of a read-only image may release it
  * meanwhile (qcow2_read_guest, the writer's own reads, reaches the hook
@@ -521,16 +567,20 @@ static int read_guest(img *im, uint8_t *buf, uint64_t len, uint64_t off,
     /* Each extent is one kind and at most one L2 table long. */
     while (len > 0) {
         qcow2_extent e;
+        uint64_t done = 0;
         int r = qcow2_map(s, im->file, off, len, &e, err);
-        if (r >= 0) {
+        if (r >= 0 && starts_compressed_run(s, off, len, &e)) {
+            r = read_compressed_run(im, p, off, len, &e, &done, err);
+        } else if (r >= 0) {
             r = read_extent(im, p, off, &e, unlock, err);
+            done = e.len;
         }
         if (r < 0) {
             return r;
         }
-        p += e.len;
-        off += e.len;
-        len -= e.len;
+        p += done;
+        off += done;
+        len -= done;
     }
     return 0;
 }

@@ -137,6 +137,13 @@ typedef struct qcow2_l2_slot {
 #define QCOW2_L2_CACHE_MAX   16
 #define QCOW2_L2_CACHE_BYTES (4u * 1024 * 1024)
 
+/* A run of compressed clusters read at once (qcow2_decompress_run.c):
+ * at most this many clusters and bytes of them, inflated by at most this
+ * many threads. */
+#define QCOW2_RUN_MAX_CLUSTERS 256
+#define QCOW2_RUN_MAX_BYTES    ((uint64_t)4 << 20)
+#define QCOW2_RUN_THREADS      8
+
 /* One refcount block held in memory, in on-disk form. */
 typedef struct qcow2_rb_slot {
     uint64_t offset;            /* host offset; 0: slot empty */
@@ -211,6 +218,9 @@ typedef struct qcow2_state {
     uint64_t cmp_entry;         /* descriptor of cmp_out's cluster */
     int cmp_valid;
     void *zstd_dctx;            /* lazily created */
+    uint8_t *run_in;            /* compressed bytes of a run of clusters */
+    size_t run_in_cap;
+    void *run_dctx[QCOW2_RUN_THREADS]; /* one zstd context per thread */
 
     qcow2_snapshot *snapshots;
     uint32_t nb_snapshots;
@@ -394,10 +404,37 @@ int qcow2_detect_metadata_prealloc(qcow2_state *s, img_file *file,
 void qcow2_refcount_free(qcow2_state *s);
 
 /* qcow2_compress.c */
+/* Where the compressed bytes of descriptor l2_entry lie in the file:
+ * *csize bytes (at most two clusters) from *coffset; -EIO when they start
+ * past the end of the file. */
+int qcow2_compressed_span(const qcow2_state *s, uint64_t l2_entry,
+                          uint64_t *coffset, size_t *csize, img_err *err);
+/* Decompresses in_len bytes at in into one cluster at out; 0, or -ENOMEM
+ * or -EIO (not a stream that fills exactly a cluster).  Reads only the
+ * image's settings, so threads may call it at once, each with its own
+ * *dctx (a zstd context created on first use; free it with
+ * qcow2_decompress_ctx_free). */
+int qcow2_decompress(const qcow2_state *s, void **dctx, const uint8_t *in,
+                     size_t in_len, uint8_t *out);
+void qcow2_decompress_ctx_free(void *dctx);
+/* The message for qcow2_decompress's failure r on the cluster whose
+ * bytes are at coffset; returns the -errno. */
+int qcow2_decompress_failed(int r, uint64_t coffset, img_err *err);
 /* Returns the decompressed cluster for a compressed descriptor in
  * *cluster (borrowed from s, valid until the next call). */
 int qcow2_read_compressed(qcow2_state *s, img_file *file, uint64_t l2_entry,
                           const uint8_t **cluster, img_err *err);
+
+/* qcow2_decompress_run.c */
+/* Decompresses the n whole clusters of descriptors entries[] (n at most
+ * qcow2_run_max(s)) into out, one cluster after the other, on several
+ * threads; the caller holds the image.  0, or -errno with the error of
+ * the first cluster that failed. */
+int qcow2_read_compressed_run(qcow2_state *s, img_file *file,
+                              const uint64_t *entries, size_t n,
+                              uint8_t *out, img_err *err);
+/* The most clusters one run may hold (>= 1). */
+size_t qcow2_run_max(const qcow2_state *s);
 void qcow2_compress_free(qcow2_state *s);
 /* Compresses one cluster into out (cap bytes) with the image's
  * compression type: *out_len is set, or 0 when it does not fit. */

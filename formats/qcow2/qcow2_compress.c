@@ -61,16 +61,16 @@ static int inflate_zlib(const uint8_t *in, size_t in_len, uint8_t *out,
 #ifdef IMG_HAVE_ZSTD
 /* Decompresses zstd frames until the cluster is full.  Each round must
  * make progress, so a hostile stream cannot spin. */
-static int inflate_zstd(qcow2_state *s, const uint8_t *in, size_t in_len,
+static int inflate_zstd(void **dctx, const uint8_t *in, size_t in_len,
                         uint8_t *out, size_t out_len)
 {
-    if (!s->zstd_dctx) {
-        s->zstd_dctx = ZSTD_createDCtx();
-        if (!s->zstd_dctx) {
+    if (!*dctx) {
+        *dctx = ZSTD_createDCtx();
+        if (!*dctx) {
             return -ENOMEM;
         }
     }
-    ZSTD_DCtx *d = s->zstd_dctx;
+    ZSTD_DCtx *d = *dctx;
     ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
     if (ZSTD_isError(ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax,
                                             QCOW2_ZSTD_WINDOW_LOG_MAX))) {
@@ -89,16 +89,26 @@ static int inflate_zstd(qcow2_state *s, const uint8_t *in, size_t in_len,
 }
 #endif
 
-static int decompress(qcow2_state *s, const uint8_t *in, size_t in_len,
-                      uint8_t *out)
+int qcow2_decompress(const qcow2_state *s, void **dctx, const uint8_t *in,
+                     size_t in_len, uint8_t *out)
 {
     if (s->hdr.compression_type == QCOW2_COMPRESSION_ZLIB) {
         return inflate_zlib(in, in_len, out, s->cluster_size);
     }
 #ifdef IMG_HAVE_ZSTD
-    return inflate_zstd(s, in, in_len, out, s->cluster_size);
+    return inflate_zstd(dctx, in, in_len, out, s->cluster_size);
 #else
+    (void)dctx;
     return -ENOTSUP; /* refused at open */
+#endif
+}
+
+void qcow2_decompress_ctx_free(void *dctx)
+{
+#ifdef IMG_HAVE_ZSTD
+    ZSTD_freeDCtx(dctx);
+#else
+    (void)dctx;
 #endif
 }
 
@@ -117,6 +127,32 @@ static int buffers_ready(qcow2_state *s, img_err *err)
     return 0;
 }
 
+int qcow2_compressed_span(const qcow2_state *s, uint64_t l2_entry,
+                          uint64_t *coffset, size_t *csize, img_err *err)
+{
+    /* The size is the sectors used minus the part of the first sector
+     * before the offset; the stream may end before it does. */
+    uint64_t off = l2_entry & s->coffset_mask;
+    uint64_t sectors = ((l2_entry >> s->csize_shift) & s->csize_mask) + 1;
+    /* At most 2^(cluster_bits - 8) sectors: two clusters. */
+    *csize = (size_t)(sectors * QCOW2_COMPRESSED_SECTOR -
+                      (off % QCOW2_COMPRESSED_SECTOR));
+    *coffset = off;
+    if (off >= s->file_size) {
+        return img_err_set(err, EIO, "Compressed cluster at host offset %#"
+                           PRIx64 " is beyond the end of the file", off);
+    }
+    return 0;
+}
+
+int qcow2_decompress_failed(int r, uint64_t coffset, img_err *err)
+{
+    if (r == -ENOMEM) {
+        return img_err_set(err, ENOMEM, "Out of memory");
+    }
+    return corrupt_stream(err, coffset);
+}
+
 int qcow2_read_compressed(qcow2_state *s, img_file *file, uint64_t l2_entry,
                           const uint8_t **cluster, img_err *err)
 {
@@ -124,18 +160,12 @@ int qcow2_read_compressed(qcow2_state *s, img_file *file, uint64_t l2_entry,
         *cluster = s->cmp_out;
         return 0;
     }
-    /* The size is the sectors used minus the part of the first sector
-     * before the offset; the stream may end before it does. */
-    uint64_t coffset = l2_entry & s->coffset_mask;
-    uint64_t sectors = ((l2_entry >> s->csize_shift) & s->csize_mask) + 1;
-    /* At most 2^(cluster_bits - 8) sectors: two clusters. */
-    size_t csize = (size_t)(sectors * QCOW2_COMPRESSED_SECTOR -
-                            (coffset % QCOW2_COMPRESSED_SECTOR));
-    if (coffset >= s->file_size) {
-        return img_err_set(err, EIO, "Compressed cluster at host offset %#"
-                           PRIx64 " is beyond the end of the file", coffset);
+    uint64_t coffset;
+    size_t csize;
+    int r = qcow2_compressed_span(s, l2_entry, &coffset, &csize, err);
+    if (r >= 0) {
+        r = buffers_ready(s, err);
     }
-    int r = buffers_ready(s, err);
     /* The last sector may run past the end of the file: zeros. */
     if (r >= 0) {
         r = img_file_pread(file, s->cmp_in, csize, coffset, err);
@@ -146,12 +176,9 @@ int qcow2_read_compressed(qcow2_state *s, img_file *file, uint64_t l2_entry,
     /* cmp_out is overwritten: it no longer matches cmp_entry.  A writer
      * must also clear cmp_valid when it rewrites a compressed cluster. */
     s->cmp_valid = 0;
-    r = decompress(s, s->cmp_in, csize, s->cmp_out);
-    if (r == -ENOMEM) {
-        return img_err_set(err, ENOMEM, "Out of memory");
-    }
+    r = qcow2_decompress(s, &s->zstd_dctx, s->cmp_in, csize, s->cmp_out);
     if (r < 0) {
-        return corrupt_stream(err, coffset);
+        return qcow2_decompress_failed(r, coffset, err);
     }
     s->cmp_entry = l2_entry;
     s->cmp_valid = 1;
@@ -241,7 +268,13 @@ void qcow2_compress_free(qcow2_state *s)
     free(s->cmp_in);
     free(s->cmp_out);
     free(s->cmp_wbuf);
-    s->cmp_in = s->cmp_out = s->cmp_wbuf = NULL;
+    free(s->run_in);
+    s->cmp_in = s->cmp_out = s->cmp_wbuf = s->run_in = NULL;
+    s->run_in_cap = 0;
+    for (size_t i = 0; i < QCOW2_RUN_THREADS; i++) {
+        qcow2_decompress_ctx_free(s->run_dctx[i]);
+        s->run_dctx[i] = NULL;
+    }
     s->cmp_valid = 0;
 #ifdef IMG_HAVE_ZSTD
     ZSTD_freeDCtx(s->zstd_dctx);

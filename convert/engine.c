@@ -10,6 +10,15 @@
  * stay ascending.  The first failure is recorded, wakes every waiter, and
  * no chunk is written after it.
  *
+ * Batches: a source that reports its data in short runs (a compressed
+ * qcow2 reports each cluster on its own) gives as many short chunks.
+ * QEMU copies those one by one, and vdisk keeps them, because where a
+ * chunk ends decides where zero detection may leave a hole.  But a worker
+ * claims consecutive data chunks together, up to one chunk size, and
+ * reads them with a single request (which lets qcow2 inflate a run of
+ * compressed clusters on several threads), then writes them one by one,
+ * each with its own ticket.
+ *
  * Compression (-c) with a target that has img_compress_cluster: each
  * worker compresses its cluster right after reading it, before waiting
  * for its turn, so clusters are compressed on every core while they are
@@ -31,6 +40,8 @@
 #define BUF_ALIGN 4096
 /* Bytes of clusters a compressing worker takes at once. */
 #define PACKED_CHUNK ((uint64_t)1 << 20)
+/* Most chunks a worker claims at once (a batch). */
+#define BATCH_MAX 64
 /* Read-ahead (prefetch.c): how far past the claimed chunks, and how much
  * of each stretch of data.  Chosen with bench/convert.sh on a cold cache:
  * a 32 MiB window keeps the device streaming where 16 MiB did not, and
@@ -53,6 +64,9 @@ typedef struct cvt_run_state {
     img_err err;             /* and its message */
     int offload;             /* copy offloading is still worth trying */
     int packed;              /* workers compress (img_compress_cluster) */
+    int batching;            /* workers may claim batches of chunks */
+    cvt_chunk pending;       /* from the planner, not yet handed out */
+    int have_pending;
     uint64_t progress_total; /* bytes of chunks that count for progress */
     uint64_t progress_done;
     cvt_stats stats;  /* the workers' counts, summed at their end */
@@ -144,27 +158,89 @@ static void progress_locked(cvt_run_state *st, const cvt_chunk *c)
                                             (double)st->progress_total));
 }
 
-/* Takes the next chunk and its ticket; 0 when there is nothing (more) to
- * do or the run failed. */
-static int claim(cvt_run_state *st, cvt_chunk *c)
+/* Chunks claimed together: consecutive, read with one request. */
+typedef struct cvt_batch {
+    cvt_chunk c[BATCH_MAX];
+    int n;
+    uint64_t len; /* bytes of all n */
+} cvt_batch;
+
+/* Whether chunk c is copied by reading the sources. */
+static int reads_source(const cvt_chunk *c)
+{
+    return c->kind == CVT_DATA && !c->explicit_zero;
+}
+
+/* The chunk a batch left behind, else the planner's next one; returns
+ * as cvt_plan_next (caller holds the lock). */
+static int next_chunk_locked(cvt_run_state *st, cvt_chunk *c, img_err *err)
+{
+    if (st->have_pending) {
+        st->have_pending = 0;
+        *c = st->pending;
+        return 1;
+    }
+    return cvt_plan_next(&st->plan, c, err);
+}
+
+/* Gives a handed-out chunk its ticket (caller holds the lock). */
+static void ticket_locked(cvt_run_state *st, cvt_chunk *c)
+{
+    c->seq = st->next_seq++;
+    progress_locked(st, c);
+}
+
+/* Adds the next chunk to a batch of data chunks when it is data too and
+ * fits in a chunk buffer; otherwise keeps it for the next claim.  A
+ * planner failure is left for the next claim to meet (the planner did
+ * not move).  Returns 1 when a chunk was added. */
+static int extend_locked(cvt_run_state *st, cvt_batch *b)
+{
+    if (!st->batching || b->n == BATCH_MAX || !reads_source(&b->c[0])) {
+        return 0;
+    }
+    cvt_chunk c;
+    img_err err = { 0 };
+    if (next_chunk_locked(st, &c, &err) <= 0) {
+        return 0;
+    }
+    if (!reads_source(&c) || b->len + c.len > st->chunk) {
+        st->pending = c;
+        st->have_pending = 1;
+        return 0;
+    }
+    ticket_locked(st, &c);
+    b->c[b->n++] = c;
+    b->len += c.len;
+    return 1;
+}
+
+/* Takes the next chunk, or batch of data chunks, with their tickets; 0
+ * when there is nothing (more) to do or the run failed. */
+static int claim(cvt_run_state *st, cvt_batch *b)
 {
     img_err err = { 0 };
+    b->n = 0;
     pthread_mutex_lock(&st->lock);
-    int r = st->failed ? 0 : cvt_plan_next(&st->plan, c, &err);
+    int r = st->failed ? 0 : next_chunk_locked(st, &b->c[0], &err);
     if (r < 0 && !st->failed) {
         st->failed = 1;
         st->ret = r;
         st->err = err;
         pthread_cond_broadcast(&st->turn);
     } else if (r > 0) {
-        c->seq = st->next_seq++;
-        progress_locked(st, c);
+        ticket_locked(st, &b->c[0]);
+        b->n = 1;
+        b->len = b->c[0].len;
+        while (extend_locked(st, b)) {
+            /* next chunk of the batch */
+        }
     }
     pthread_mutex_unlock(&st->lock);
-    if (r > 0) {
-        cvt_prefetch_claimed(&st->prefetch, c->off + c->len);
+    if (b->n > 0) {
+        cvt_prefetch_claimed(&st->prefetch, b->c[0].off + b->len);
     }
-    return r > 0;
+    return b->n > 0;
 }
 
 /* Waits until chunk c may be written; 0 when the run failed meanwhile. */
@@ -203,8 +279,9 @@ static int offload_enabled(cvt_run_state *st)
 
 /* Reads a data chunk's bytes into buf. */
 static int read_chunk(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
-                      img_err *err)
+                      cvt_stats *local, img_err *err)
 {
+    local->reads++;
     int r = cvt_src_read(st->p, buf, c->len, c->off, err);
     if (r < 0 && st->p->salvage) {
         img_err_clear(err);
@@ -221,7 +298,7 @@ static int read_chunk(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
 /* Gets what the write needs: the data, zeros for -S 0, or nothing when
  * the chunk will be copied in the kernel (*offload). */
 static int fetch(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
-                 int *offload, img_err *err)
+                 int *offload, cvt_stats *local, img_err *err)
 {
     *offload = 0;
     if (c->kind != CVT_DATA) {
@@ -235,7 +312,7 @@ static int fetch(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
         *offload = 1;
         return 0;
     }
-    return read_chunk(st, c, buf, err);
+    return read_chunk(st, c, buf, local, err);
 }
 
 /* Copies a data chunk with copy offloading; on any failure turns
@@ -253,7 +330,7 @@ static int offload_chunk(cvt_run_state *st, const cvt_chunk *c, uint8_t *buf,
     pthread_mutex_lock(&st->lock);
     st->offload = 0;
     pthread_mutex_unlock(&st->lock);
-    r = read_chunk(st, c, buf, err);
+    r = read_chunk(st, c, buf, local, err);
     if (r < 0) {
         return r;
     }
@@ -310,7 +387,7 @@ static int do_chunk(cvt_run_state *st, const cvt_chunk *c, cvt_worker *w)
     cvt_packed pk = { 0 };
     uint8_t *buf = w->buf;
     cvt_stats *local = &w->local;
-    int r = fetch(st, c, buf, &offload, &err);
+    int r = fetch(st, c, buf, &offload, local, &err);
     if (r >= 0 && !offload) {
         r = pack(st, c, w, &pk, &err);
     }
@@ -333,6 +410,58 @@ static int do_chunk(cvt_run_state *st, const cvt_chunk *c, cvt_worker *w)
     return r < 0 ? -1 : 0;
 }
 
+/* Reads a batch's chunks into buf with one request.  When that fails,
+ * they are read one by one, so that the error names the chunk that
+ * cannot be read, as without batches. */
+static int read_batch(cvt_run_state *st, const cvt_batch *b, uint8_t *buf,
+                      cvt_stats *local, img_err *err)
+{
+    local->reads++;
+    if (cvt_src_read(st->p, buf, b->len, b->c[0].off, err) >= 0) {
+        return 0;
+    }
+    img_err_clear(err);
+    for (int i = 0; i < b->n; i++) {
+        const cvt_chunk *c = &b->c[i];
+        int r = read_chunk(st, c, buf + (c->off - b->c[0].off), local, err);
+        if (r < 0) {
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* Processes a claimed batch: one read, then each chunk written in its
+ * turn; returns 0 to go on, -1 to stop. */
+static int do_batch(cvt_run_state *st, const cvt_batch *b, cvt_worker *w)
+{
+    if (b->n == 1) {
+        return do_chunk(st, &b->c[0], w);
+    }
+    img_err err = { 0 };
+    int r = read_batch(st, b, w->buf, &w->local, &err);
+    if (r < 0) {
+        fail(st, r, &err);
+        return -1;
+    }
+    for (int i = 0; i < b->n; i++) {
+        const cvt_chunk *c = &b->c[i];
+        if (!take_turn(st, c)) {
+            return -1;
+        }
+        r = cvt_write_chunk(st->p, c, w->buf + (c->off - b->c[0].off), NULL,
+                            &st->rl, &w->local, &err);
+        if (r < 0) {
+            fail(st, r, &err); /* before passing the turn */
+        }
+        pass_turn(st);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Adds a worker's counts to the run's (caller holds the lock). */
 static void add_stats(cvt_stats *to, const cvt_stats *from)
 {
@@ -340,6 +469,7 @@ static void add_stats(cvt_stats *to, const cvt_stats *from)
     to->zero_written += from->zero_written;
     to->skipped += from->skipped;
     to->offloaded += from->offloaded;
+    to->reads += from->reads;
 }
 
 /* The chunk buffer: whole pages mapped and populated at once
@@ -410,8 +540,8 @@ static void *worker_main(void *arg)
         fail(st, img_err_set(&err, ENOMEM, "Out of memory"), &err);
         return NULL;
     }
-    cvt_chunk c;
-    while (claim(st, &c) && do_chunk(st, &c, &w) == 0) {
+    cvt_batch b;
+    while (claim(st, &b) && do_batch(st, &b, &w) == 0) {
         /* next chunk */
     }
     chunk_buf_free(w.buf, st->chunk);
@@ -535,6 +665,9 @@ int cvt_run(const cvt_params *p, cvt_stats *stats, img_err *err)
     memset(&st, 0, sizeof(st));
     st.p = p;
     st.packed = workers_compress(p);
+    /* Not with -c (clusters are the unit), --salvage (it reads chunk by
+     * chunk) or -C (offloaded chunks are not read). */
+    st.batching = !p->compress && !p->salvage && !p->copy_offload;
     st.chunk = chunk_size(p, st.packed);
     st.offload = p->copy_offload;
     pthread_mutex_init(&st.lock, NULL);

@@ -88,6 +88,7 @@ typedef struct cvt_stats {
     uint64_t zero_written; /* written with img_pwrite_zeroes */
     uint64_t skipped;      /* left alone: zero target or backing shows */
     uint64_t offloaded;    /* copied with img_file_copy_range */
+    uint64_t reads;        /* requests made to the sources (img_pread) */
 } cvt_stats;
 
 /* Zeroes p and sets the defaults: no sources yet, default workers and

@@ -12,6 +12,7 @@
 
 #include "convert/engine.h"
 #include "libimg/driver.h"
+#include "support/mem_image.h"
 
 #define KiB ((size_t)1024)
 #define CLUSTER (64 * KiB)
@@ -40,21 +41,9 @@ static uint8_t *source_new(void)
  * compression type. */
 static img *qcow2_new(const char *ctype)
 {
-    const img_driver *drv = img_driver_find("qcow2");
-    cr_assert(drv);
-    img_opts *o = img_opts_new(img_driver_create_opts(drv));
-    img_err err = { 0 };
     char spec[64];
     snprintf(spec, sizeof(spec), "compression_type=%s", ctype);
-    cr_assert_eq(img_opts_parse(o, spec, &err), 0, "%s", err.msg);
-    img_file *f = img_mem_file_new(NULL, 0, 1);
-    img_create_opts co = { .size = SRC_LEN, .opts = o };
-    cr_assert_eq(img_create_file(f, "qcow2", &co, &err), 0, "%s", err.msg);
-    img_opts_free(o);
-    img *im = NULL;
-    cr_assert_eq(img_open_file(f, "qcow2", IMG_OPEN_RDWR | IMG_OPEN_NO_LOCK,
-                               &im, &err), 0, "%s", err.msg);
-    return im;
+    return test_mem_image_new("qcow2", SRC_LEN, spec);
 }
 
 /* The whole qcow2 file of im. */

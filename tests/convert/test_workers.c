@@ -7,20 +7,14 @@
 #include "convert/engine.h"
 #include "libimg/img.h"
 #include "rec_file.h"
+#include "support/mem_image.h"
 
 #define LEN ((size_t)1 << 20)
 
 /* An empty qcow2 image of LEN bytes in memory. */
 static img *qcow2_new(void)
 {
-    img_err err = { 0 };
-    img_file *f = img_mem_file_new(NULL, 0, 1);
-    img_create_opts co = { .size = LEN };
-    cr_assert_eq(img_create_file(f, "qcow2", &co, &err), 0, "%s", err.msg);
-    img *im = NULL;
-    cr_assert_eq(img_open_file(f, "qcow2", IMG_OPEN_RDWR | IMG_OPEN_NO_LOCK,
-                               &im, &err), 0, "%s", err.msg);
-    return im;
+    return test_mem_image_new("qcow2", LEN, NULL);
 }
 
 /* A raw memory image of LEN zero bytes, writable or not. */

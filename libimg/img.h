@@ -105,8 +105,9 @@ void img_prefetch(img *im, uint64_t off, uint64_t len);
 /* True when img_prefetch can do something for this image. */
 int img_can_prefetch(const img *im);
 /* True when several threads' img_pread calls on this image run at once;
- * false when the format's hooks are serialised by the image's lock (a
- * format that is not IMG_DRV_THREADSAFE, see driver.h). */
+ * false when the format's hooks run under the image's lock (a format
+ * that is not IMG_DRV_THREADSAFE, see driver.h; such a hook may still let
+ * go of the lock while it waits for I/O). */
 int img_reads_in_parallel(const img *im);
 int img_flush(img *im, img_err *err);
 /* Preallocation modes (QEMU's PreallocMode order). */

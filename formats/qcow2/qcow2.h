@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "libimg/driver.h"
+#include "libimg/parallel.h"
 #include "qcow2_format.h"
 
 /* Big-endian field access (bounds are the caller's job). */
@@ -138,11 +139,10 @@ typedef struct qcow2_l2_slot {
 #define QCOW2_L2_CACHE_BYTES (4u * 1024 * 1024)
 
 /* A run of compressed clusters read at once (qcow2_decompress_run.c):
- * at most this many clusters and bytes of them, inflated by at most this
- * many threads. */
+ * at most this many clusters and bytes of them, inflated by at most
+ * IMG_PARALLEL_MAX threads. */
 #define QCOW2_RUN_MAX_CLUSTERS 256
 #define QCOW2_RUN_MAX_BYTES    ((uint64_t)4 << 20)
-#define QCOW2_RUN_THREADS      8
 
 /* One refcount block held in memory, in on-disk form. */
 typedef struct qcow2_rb_slot {
@@ -220,7 +220,7 @@ typedef struct qcow2_state {
     void *zstd_dctx;            /* lazily created */
     uint8_t *run_in;            /* compressed bytes of a run of clusters */
     size_t run_in_cap;
-    void *run_dctx[QCOW2_RUN_THREADS]; /* one zstd context per thread */
+    void *run_dctx[IMG_PARALLEL_MAX]; /* a zstd context per thread */
 
     qcow2_snapshot *snapshots;
     uint32_t nb_snapshots;

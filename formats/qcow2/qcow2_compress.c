@@ -271,7 +271,7 @@ void qcow2_compress_free(qcow2_state *s)
     free(s->run_in);
     s->cmp_in = s->cmp_out = s->cmp_wbuf = s->run_in = NULL;
     s->run_in_cap = 0;
-    for (size_t i = 0; i < QCOW2_RUN_THREADS; i++) {
+    for (size_t i = 0; i < IMG_PARALLEL_MAX; i++) {
         qcow2_decompress_ctx_free(s->run_dctx[i]);
         s->run_dctx[i] = NULL;
     }

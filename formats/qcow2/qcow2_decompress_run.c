@@ -4,12 +4,12 @@
  * A conversion reads a compressed image (a cloud image, say) in chunks of
  * many clusters.  Cluster by cluster (qcow2_read_compressed) they inflate
  * on one core.  Here the caller, who holds the image, reads the compressed
- * bytes of the whole run first; then it and up to QCOW2_RUN_THREADS - 1
- * helper threads inflate the clusters straight into the caller's buffer,
- * each thread with its own zstd context, claiming clusters in turn.  The
- * helpers touch nothing of the image but those contexts and its settings,
- * and are joined before the call returns.  QEMU's qcow2 decompresses in a
- * thread pool as well.
+ * bytes of the whole run first; then it and helper threads
+ * (img_parallel_for) inflate the clusters straight into the caller's
+ * buffer, each thread with its own zstd context, taking clusters in turn.
+ * The helpers touch nothing of the image but those contexts and its
+ * settings, and are joined before the call returns.  QEMU's qcow2
+ * decompresses in a thread pool as well.
  *
  * Memory: the compressed bytes of a run, at most two clusters per
  * cluster of QCOW2_RUN_MAX_BYTES, in a buffer kept between runs.  Each
@@ -17,104 +17,31 @@
  * fill exactly its cluster fails as it does one cluster at a time.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
 
+#include "libimg/parallel.h"
 #include "qcow2.h"
 
 /* Runs shorter than this are not worth a thread. */
 #define RUN_MIN_PARALLEL 4
 
-/* What the threads of one run share. */
+/* What the threads inflating one run share. */
 typedef struct run_job {
-    const qcow2_state *s;
+    qcow2_state *s;
     const uint8_t *in;     /* the run's compressed bytes */
     const size_t *in_off;  /* cluster i's bytes: in + in_off[i] */
     const size_t *in_len;
     uint8_t *out;          /* cluster i goes to out + i * cluster_size */
-    size_t n;
-    pthread_mutex_t lock;  /* guards next and the failure */
-    size_t next;           /* next cluster to claim */
-    size_t failed;         /* first failed cluster; n: none */
-    int failed_r;          /* its qcow2_decompress result */
 } run_job;
 
-/* One thread's share: its zstd context. */
-typedef struct run_thread {
-    run_job *job;
-    void **dctx;
-    pthread_t tid;
-} run_thread;
-
-/* The next cluster to inflate, or n when all are taken. */
-static size_t claim(run_job *job)
+/* An img_parallel_fn: inflates cluster i with the thread's own zstd
+ * context. */
+static int inflate_cluster(void *ctx, size_t i, size_t slot)
 {
-    pthread_mutex_lock(&job->lock);
-    size_t i = job->failed < job->n ? job->n : job->next;
-    if (i < job->n) {
-        job->next++;
-    }
-    pthread_mutex_unlock(&job->lock);
-    return i;
-}
-
-static void record_failure(run_job *job, size_t i, int r)
-{
-    pthread_mutex_lock(&job->lock);
-    if (i < job->failed) {
-        job->failed = i;
-        job->failed_r = r;
-    }
-    pthread_mutex_unlock(&job->lock);
-}
-
-static void *inflate_clusters(void *arg)
-{
-    run_thread *t = arg;
-    run_job *job = t->job;
-    uint64_t cs = job->s->cluster_size;
-    for (size_t i = claim(job); i < job->n; i = claim(job)) {
-        int r = qcow2_decompress(job->s, t->dctx, job->in + job->in_off[i],
-                                 job->in_len[i], job->out + i * cs);
-        if (r < 0) {
-            record_failure(job, i, r);
-        }
-    }
-    return NULL;
-}
-
-/* Threads for a run of n clusters: one per CPU, at most
- * QCOW2_RUN_THREADS, none for short runs. */
-static size_t threads_for(size_t n)
-{
-    if (n < RUN_MIN_PARALLEL) {
-        return 1;
-    }
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t t = cpus > 1 ? (size_t)cpus : 1;
-    t = t < QCOW2_RUN_THREADS ? t : QCOW2_RUN_THREADS;
-    return t < n ? t : n;
-}
-
-/* Inflates every cluster of the job: the caller and helper threads; a
- * helper that cannot be started leaves its share to the others. */
-static void inflate_all(qcow2_state *s, run_job *job)
-{
-    run_thread th[QCOW2_RUN_THREADS];
-    size_t want = threads_for(job->n), started = 0;
-    for (size_t k = 1; k < want; k++) {
-        th[started] = (run_thread){ .job = job, .dctx = &s->run_dctx[k] };
-        if (pthread_create(&th[started].tid, NULL, inflate_clusters,
-                           &th[started]) == 0) {
-            started++;
-        }
-    }
-    run_thread self = { .job = job, .dctx = &s->run_dctx[0] };
-    inflate_clusters(&self);
-    for (size_t k = 0; k < started; k++) {
-        pthread_join(th[k].tid, NULL);
-    }
+    run_job *job = ctx;
+    qcow2_state *s = job->s;
+    return qcow2_decompress(s, &s->run_dctx[slot], job->in + job->in_off[i],
+                            job->in_len[i], job->out + i * s->cluster_size);
 }
 
 /* Makes room for len compressed bytes in s->run_in. */
@@ -180,13 +107,12 @@ int qcow2_read_compressed_run(qcow2_state *s, img_file *file,
         return r;
     }
     run_job job = { .s = s, .in = s->run_in, .in_off = in_off,
-                    .in_len = in_len, .out = out, .n = n, .failed = n };
-    pthread_mutex_init(&job.lock, NULL);
-    inflate_all(s, &job);
-    pthread_mutex_destroy(&job.lock);
-    if (job.failed < n) {
-        return qcow2_decompress_failed(job.failed_r, coffset[job.failed],
-                                       err);
+                    .in_len = in_len, .out = out };
+    size_t threads = n < RUN_MIN_PARALLEL ? 1 : img_parallel_threads(n);
+    size_t failed;
+    r = img_parallel_for(n, threads, inflate_cluster, &job, &failed);
+    if (r < 0) {
+        return qcow2_decompress_failed(r, coffset[failed], err);
     }
     return 0;
 }

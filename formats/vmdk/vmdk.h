@@ -184,6 +184,8 @@ typedef struct vmdk_sparse {
     uint8_t *zin;         /* compressed grain read buffer, lazily */
     uint8_t *zout;        /* decompressed grain */
     uint64_t zgrain;      /* grain held in zout, UINT64_MAX: none */
+    uint8_t *run_in;      /* compressed grains of a run (vmdk_grain_run.c) */
+    size_t run_in_cap;
     vmdk_stream *stream;  /* writer of a compressed extent, or NULL */
 } vmdk_sparse;
 
@@ -210,6 +212,30 @@ int vmdk_sparse_grain(img_file *f, vmdk_sparse *sp, uint64_t g,
 int vmdk_sparse_read_compressed(img_file *f, vmdk_sparse *sp, uint64_t g,
                                 uint64_t sector, void *buf, uint64_t in,
                                 uint64_t n, img_err *err);
+/* Bytes a compressed grain's header and payload may take. */
+uint64_t vmdk_grain_zin_cap(const vmdk_sparse *sp);
+/* Reads compressed grain g's header and payload, stored at sector, into
+ * buf (vmdk_grain_zin_cap bytes), checking the header: the payload's
+ * length in *size; returns the header's length or -errno. */
+int vmdk_grain_payload(img_file *f, const vmdk_sparse *sp, uint64_t g,
+                       uint64_t sector, uint8_t *buf, uint32_t *size,
+                       img_err *err);
+/* Inflates size bytes at in into one grain at out (zero-filled past the
+ * stream's end); -EINVAL for a corrupt stream.  Any thread may call it. */
+int vmdk_grain_inflate(const vmdk_sparse *sp, const uint8_t *in,
+                       uint32_t size, uint8_t *out);
+/* "Compressed grain at sector N is corrupt"; returns -EINVAL. */
+int vmdk_grain_corrupt(uint64_t sector, img_err *err);
+
+/* ---- runs of compressed grains (vmdk_grain_run.c) ---- */
+
+/* Reads the whole compressed grains from grain g on, at most max of them
+ * and at most a run's worth, into out: their payloads first, then every
+ * grain inflated on several threads.  Sets *done to their bytes, or to 0
+ * (nothing read) when fewer than two compressed grains start there. */
+int vmdk_read_grain_run(img_file *f, vmdk_sparse *sp, uint64_t g,
+                        uint64_t max, uint8_t *out, uint64_t *done,
+                        img_err *err);
 /* Reads a grain table (host order) for check; *tbl is borrowed from the
  * cache until the next lookup. */
 int vmdk_sparse_load_gt(img_file *f, vmdk_sparse *sp, uint64_t sector,

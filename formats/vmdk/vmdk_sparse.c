@@ -347,6 +347,7 @@ void vmdk_sparse_free(vmdk_sparse *sp)
     free(sp->wbuf);
     free(sp->zin);
     free(sp->zout);
+    free(sp->run_in);
     free(sp);
 }
 
@@ -457,18 +458,18 @@ int vmdk_sparse_grain(img_file *f, vmdk_sparse *sp, uint64_t g,
 
 /* ---- compressed grains ---- */
 
-/* Largest compressed payload accepted: deflate never needs twice the
- * grain (QEMU reads two grains for marker and data). */
-static uint64_t zin_cap(const vmdk_sparse *sp)
+/* See vmdk.h: deflate never needs twice the grain (QEMU reads two
+ * grains for marker and data). */
+uint64_t vmdk_grain_zin_cap(const vmdk_sparse *sp)
 {
     return 2 * sp->grain_bytes + VMDK_SECTOR;
 }
 
-/* The payload's header: [lba u64] size u32; returns the header length. */
-static int grain_header(vmdk_sparse *sp, uint64_t g, uint64_t sector,
-                        uint32_t *size, img_err *err)
+/* The payload's header at p: [lba u64] size u32; returns the header
+ * length. */
+static int grain_header(const vmdk_sparse *sp, const uint8_t *p, uint64_t g,
+                        uint64_t sector, uint32_t *size, img_err *err)
 {
-    const uint8_t *p = sp->zin;
     int hlen = sp->markers ? VMDK_GRAIN_MARKER_LEN : 4;
     *size = vmdk_le32(p + hlen - 4);
     if (sp->markers && vmdk_le64(p) != g * sp->h.grain) {
@@ -476,7 +477,7 @@ static int grain_header(vmdk_sparse *sp, uint64_t g, uint64_t sector,
                            " has LBA %" PRIu64 ", expected %" PRIu64, sector,
                            vmdk_le64(p), g * sp->h.grain);
     }
-    if (*size == 0 || *size > zin_cap(sp) - (uint64_t)hlen) {
+    if (*size == 0 || *size > vmdk_grain_zin_cap(sp) - (uint64_t)hlen) {
         return img_err_set(err, EINVAL, "Compressed grain at sector %" PRIu64
                            " has invalid size %" PRIu32, sector, *size);
     }
@@ -487,11 +488,47 @@ static int grain_header(vmdk_sparse *sp, uint64_t g, uint64_t sector,
     return hlen;
 }
 
+int vmdk_grain_payload(img_file *f, const vmdk_sparse *sp, uint64_t g,
+                       uint64_t sector, uint8_t *buf, uint32_t *size,
+                       img_err *err)
+{
+    int r = img_file_pread(f, buf, VMDK_SECTOR, sector * VMDK_SECTOR, err);
+    int hlen = r < 0 ? r : grain_header(sp, buf, g, sector, size, err);
+    if (hlen < 0) {
+        return hlen;
+    }
+    if ((uint64_t)hlen + *size > VMDK_SECTOR) {
+        r = img_file_pread(f, buf + VMDK_SECTOR, hlen + *size - VMDK_SECTOR,
+                           (sector + 1) * VMDK_SECTOR, err);
+        if (r < 0) {
+            return r;
+        }
+    }
+    return hlen;
+}
+
+int vmdk_grain_inflate(const vmdk_sparse *sp, const uint8_t *in,
+                       uint32_t size, uint8_t *out)
+{
+    uLongf len = (uLongf)sp->grain_bytes;
+    if (uncompress(out, &len, in, size) != Z_OK) {
+        return -EINVAL;
+    }
+    memset(out + len, 0, sp->grain_bytes - len);
+    return 0;
+}
+
+int vmdk_grain_corrupt(uint64_t sector, img_err *err)
+{
+    return img_err_set(err, EINVAL, "Compressed grain at sector %" PRIu64
+                       " is corrupt", sector);
+}
+
 /* Reads and inflates grain g into sp->zout (zero-filled past its data). */
 static int load_compressed(img_file *f, vmdk_sparse *sp, uint64_t g,
                            uint64_t sector, img_err *err)
 {
-    if (!sp->zin && !(sp->zin = malloc(zin_cap(sp)))) {
+    if (!sp->zin && !(sp->zin = malloc(vmdk_grain_zin_cap(sp)))) {
         return img_err_set(err, ENOMEM, "Out of memory");
     }
     if (!sp->zout && !(sp->zout = malloc(sp->grain_bytes))) {
@@ -499,26 +536,13 @@ static int load_compressed(img_file *f, vmdk_sparse *sp, uint64_t g,
     }
     sp->zgrain = UINT64_MAX;
     uint32_t size;
-    int r = img_file_pread(f, sp->zin, VMDK_SECTOR, sector * VMDK_SECTOR,
-                           err);
-    int hlen = r < 0 ? r : grain_header(sp, g, sector, &size, err);
+    int hlen = vmdk_grain_payload(f, sp, g, sector, sp->zin, &size, err);
     if (hlen < 0) {
         return hlen;
     }
-    if ((uint64_t)hlen + size > VMDK_SECTOR) {
-        r = img_file_pread(f, sp->zin + VMDK_SECTOR,
-                           hlen + size - VMDK_SECTOR,
-                           (sector + 1) * VMDK_SECTOR, err);
-        if (r < 0) {
-            return r;
-        }
+    if (vmdk_grain_inflate(sp, sp->zin + hlen, size, sp->zout) < 0) {
+        return vmdk_grain_corrupt(sector, err);
     }
-    uLongf out = (uLongf)sp->grain_bytes;
-    if (uncompress(sp->zout, &out, sp->zin + hlen, size) != Z_OK) {
-        return img_err_set(err, EINVAL, "Compressed grain at sector %" PRIu64
-                           " is corrupt", sector);
-    }
-    memset(sp->zout + out, 0, sp->grain_bytes - out);
     sp->zgrain = g;
     return 0;
 }
@@ -571,23 +595,37 @@ static int read_piece(img *im, vmdk_extent *e, uint64_t g, uint8_t *buf,
     return img_file_pread(e->file, buf, n, sector * VMDK_SECTOR + in, err);
 }
 
-/* See vmdk.h.  One grain at a time. */
+/* Whether a read of n bytes that starts in bytes into a grain may start
+ * with a run of whole compressed grains (two or more). */
+static int may_start_grain_run(const vmdk_sparse *sp, uint64_t in, uint64_t n)
+{
+    return sp->compressed && in == 0 && n / sp->grain_bytes >= 2;
+}
+
+/* See vmdk.h.  One grain at a time, or a run of whole compressed grains
+ * at once (vmdk_grain_run.c). */
 int vmdk_sparse_read(img *im, vmdk_extent *e, void *buf, uint64_t n,
                      uint64_t off, img_err *err)
 {
     uint8_t *p = buf;
     uint64_t gb = e->sp->grain_bytes;
     while (n > 0) {
-        uint64_t g = off / gb, in = off % gb;
-        uint64_t piece = gb - in < n ? gb - in : n;
-        int r = read_piece(im, e, g, p, in, piece, err);
+        uint64_t g = off / gb, in = off % gb, done = 0;
+        int r = 0;
+        if (may_start_grain_run(e->sp, in, n)) {
+            r = vmdk_read_grain_run(e->file, e->sp, g, n / gb, p, &done, err);
+        }
+        if (r >= 0 && done == 0) {
+            done = gb - in < n ? gb - in : n;
+            r = read_piece(im, e, g, p, in, done, err);
+        }
         if (r < 0) {
             img_err_prepend(err, "'%s': ", e->path);
             return r;
         }
-        p += piece;
-        off += piece;
-        n -= piece;
+        p += done;
+        off += done;
+        n -= done;
     }
     return 0;
 }

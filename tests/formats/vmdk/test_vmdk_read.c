@@ -8,6 +8,8 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +88,102 @@ Test(vmdk_read, stream_optimized_matches_qemu)
     int st = img_block_status(im, 0, 4 << 20, &pnum, &host, NULL);
     cr_assert_eq(st, IMG_BS_DATA | IMG_BS_ALLOCATED, "compressed: no offset");
     img_close(im);
+    free(path);
+    test_tmpdir_free(dir);
+}
+
+/* A streamOptimized image of s.raw (the standard pattern and a long run of
+ * compressible grains) in dir/t.vmdk, made by qemu-img. */
+static void make_stream(const char *dir)
+{
+    vt_sh("cd '%s' && qemu-img create -q -f raw s.raw 4M && qemu-io -f raw "
+          "%s -c 'write -P 0x66 1536k 1M' s.raw >/dev/null && "
+          "qemu-img convert -O vmdk -o subformat=streamOptimized s.raw t.vmdk",
+          dir, std_ops);
+}
+
+/* Reads of many grains at once (vmdk_grain_run.c) against qemu-img's
+ * reading, whole and in windows that start and end inside grains. */
+Test(vmdk_read, stream_grain_runs_read_like_qemu)
+{
+    vt_require_tools();
+    char *dir = test_tmpdir_new();
+    make_stream(dir);
+    vt_sh("cd '%s' && qemu-img convert -O raw t.vmdk ref.raw", dir);
+    char *path = test_path(dir, "t.vmdk"), *ref_path = test_path(dir,
+                                                                  "ref.raw");
+    size_t len;
+    uint8_t *ref = vt_slurp(ref_path, &len);
+    img *im = vt_open(path, NULL, 0);
+    static const uint64_t win[][2] = {
+        { 0, 4 << 20 }, { 0, 128 << 10 }, { 1536 << 10, 1 << 20 },
+        { 100, 3 << 20 }, { (64 << 10) - 1, 300000 }, { 1 << 20, 192 << 10 },
+    };
+    uint8_t *buf = malloc(4 << 20);
+    cr_assert_not_null(buf);
+    for (size_t i = 0; i < sizeof(win) / sizeof(win[0]); i++) {
+        img_err err = { 0 };
+        cr_assert_eq(img_pread(im, buf, win[i][1], win[i][0], &err), 0,
+                     "%s", err.msg);
+        vt_assert_same(buf, ref + win[i][0], win[i][1], "window");
+    }
+    free(buf);
+    img_close(im);
+    free(ref);
+    free(path);
+    free(ref_path);
+    test_tmpdir_free(dir);
+}
+
+/* File offset of the grain marker of grain g (LBA g * 128) with a zlib
+ * stream after it, found by scanning the sectors. */
+static size_t marker_of(const uint8_t *d, size_t len, uint64_t g)
+{
+    for (size_t off = 512; off + 14 <= len; off += 512) {
+        uint64_t lba = 0;
+        for (int k = 7; k >= 0; k--) {
+            lba = lba << 8 | d[off + k];
+        }
+        uint32_t size = (uint32_t)d[off + 8] | (uint32_t)d[off + 9] << 8 |
+                        (uint32_t)d[off + 10] << 16 |
+                        (uint32_t)d[off + 11] << 24;
+        if (lba == g * 128 && size > 0 && size < 200000 &&
+            d[off + 12] == 0x78) {
+            return off;
+        }
+    }
+    cr_assert_fail("no marker for grain %" PRIu64, g);
+    return 0;
+}
+
+/* A corrupt grain inside a run: the read fails naming that grain's
+ * sector, the first of two whichever thread meets which. */
+Test(vmdk_read, corrupt_grain_in_a_run_is_named)
+{
+    vt_require_tools();
+    char *dir = test_tmpdir_new();
+    make_stream(dir);
+    char *path = test_path(dir, "t.vmdk");
+    size_t len;
+    uint8_t *d = vt_slurp(path, &len);
+    size_t first = marker_of(d, len, 26), second = marker_of(d, len, 37);
+    memset(d + first + 14, 0xff, 8);
+    memset(d + second + 14, 0xff, 8);
+    vt_spit(path, d, len);
+    char want[128];
+    snprintf(want, sizeof(want), "'%s': Compressed grain at sector %zu is "
+             "corrupt", path, first / 512);
+    for (int round = 0; round < 10; round++) {
+        img *im = vt_open(path, NULL, 0);
+        uint8_t *buf = malloc(4 << 20);
+        cr_assert_not_null(buf);
+        img_err err = { 0 };
+        cr_assert_lt(img_pread(im, buf, 4 << 20, 0, &err), 0);
+        cr_assert_str_eq(err.msg, want);
+        free(buf);
+        img_close(im);
+    }
+    free(d);
     free(path);
     test_tmpdir_free(dir);
 }

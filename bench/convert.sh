@@ -17,12 +17,13 @@
 #
 # Inputs: sparse.raw, ~40% data in scattered 1..8 MiB runs of random bytes
 # with holes between them, full.raw, every byte written, text.raw (a
-# quarter of the size: compressible words, for -c), and qcow2 copies of
-# sparse.raw and full.raw made by qemu-img, and a compressed one of
-# text.raw.  Cases: raw output with and without -W, then qcow2, vhdx and
-# vmdk output for each format "vdisk create -f FMT" supports, qcow2 input
-# (plain and compressed) to raw and vhdx, compressed qcow2
-# (zlib and zstd) and streamOptimized VMDK.  Timing: paired_time.py runs
+# quarter of the size: compressible words, for -c); made by qemu-img:
+# qcow2 copies of sparse.raw and full.raw, and a compressed qcow2 and a
+# streamOptimized VMDK of text.raw.  Cases: raw output with and without
+# -W, then qcow2, vhdx and vmdk output for each format "vdisk create -f
+# FMT" supports, qcow2 input to raw and vhdx, the compressed inputs to
+# raw, compressed qcow2 output (zlib and zstd) and streamOptimized VMDK
+# output.  Timing: paired_time.py runs
 # each tool once untimed, then RUNS pairs alternating which goes first
 # (python3, CPU time from wait4).  Page cache:
 # dropped before each run when /proc/sys/vm/drop_caches is writable (as
@@ -95,6 +96,9 @@ make_qcow2_inputs() {
     echo "sparse.qcow2, full.qcow2: the same, converted by qemu-img"
     "$QEMU_IMG" convert -c -O qcow2 "$dir/text.raw" "$dir/text-c.qcow2"
     echo "text-c.qcow2: text.raw, compressed by qemu-img (zlib)"
+    "$QEMU_IMG" convert -O vmdk -o subformat=streamOptimized \
+        "$dir/text.raw" "$dir/text-s.vmdk"
+    echo "text-s.vmdk: text.raw, streamOptimized by qemu-img"
 }
 
 make_full() {
@@ -144,7 +148,7 @@ vdisk_creates() {
 
 echo "inputs in $dir"
 if [[ -n ${BENCH_REUSE:-} && -f $dir/sparse.qcow2 && -f $dir/full.qcow2 &&
-      -f $dir/text.raw && -f $dir/text-c.qcow2 ]]; then
+      -f $dir/text.raw && -f $dir/text-c.qcow2 && -f $dir/text-s.vmdk ]]; then
     echo "reusing the inputs already there (BENCH_REUSE)"
 else
     make_seed
@@ -176,6 +180,7 @@ done
 bench_case "qcow2 sparse -O raw" "-O raw" sparse.qcow2
 bench_case "qcow2 full -O raw" "-O raw" full.qcow2
 bench_case "qcow2 text -c -O raw" "-O raw" text-c.qcow2
+bench_case "vmdk stream -O raw" "-O raw" text-s.vmdk
 if [[ " ${BENCH_FORMATS-vhdx} " == *" vhdx "* ]] && vdisk_creates vhdx; then
     bench_case "qcow2 full -O vhdx" "-O vhdx" full.qcow2
 fi

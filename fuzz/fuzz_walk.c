@@ -18,7 +18,9 @@
 enum {
     WALK_MAX_EXTENTS = 256,    /* block_status calls per walk */
     WALK_MAX_DATA = 8,         /* data extents read back */
-    WALK_READ_MAX = 64 * 1024, /* bytes per pread */
+    /* Bytes per pread: the first read covers several clusters or grains,
+     * so runs of compressed ones are inflated on several threads. */
+    WALK_READ_MAX = 256 * 1024,
 };
 
 /* Flags of every open: no locks, no warnings, nothing outside the input. */

@@ -37,7 +37,8 @@ elif what == 'unaligned':  put64(l2, e0 + 0x200)
 elif what == 'zeroalign':  put64(l2, (e0 + 0x200) | 1)  # prealloc. zero
 elif what == 'l2reserved': put64(l2, e0 | (1 << 57))
 elif what == 'rbref':      put16(rc(rb >> cb), 2)
-elif what == 'rboutside':  put64(rt + 8, 1 << 30)
+elif what == 'rboutside':  put64(rt + 8, (len(d) + 4095) // 4096 * 4096 + 16384)
+elif what == 'rbfar':      put64(rt + 8, 1 << 40)     # vdisk rebuilds
 elif what == 'rbunaligned': put64(rt, rb + 0x200)
 else: sys.exit('unknown corruption ' + what)
 open(f, 'wb').write(d)
@@ -69,7 +70,7 @@ for f in base.qcow2 empty.qcow2 comp.qcow2 ext.qcow2 snap.qcow2 \
 done
 
 kinds="freed leak double orphan l1unaligned l1eof l1reserved l1copied copied
-       unaligned zeroalign l2reserved rbref rboutside rbunaligned"
+       unaligned zeroalign l2reserved rbref rboutside rbfar rbunaligned"
 for kind in $kinds; do
     both "cp base.qcow2 $kind.qcow2 && python3 inject.py $kind.qcow2 $kind"
     same check "$kind.qcow2"
@@ -94,6 +95,17 @@ for kind in freed double; do
     same check -r all --output=json "$kind-j.qcow2"
     same check --output=json "$kind-j.qcow2"
 done
+# A refcount block 1 TiB past the end: qemu-img -r all grows the file to
+# 1 TiB; vdisk rebuilds the refcounts inside the file instead.
+cp v/rbfar.qcow2 v/rbfar-fixed.qcow2
+"$VDISK" check -q -r all v/rbfar-fixed.qcow2 ||
+    cross_fail "vdisk check -r all rbfar"
+"$QEMU_IMG" check -q v/rbfar-fixed.qcow2 ||
+    cross_fail "qemu-img check of the repaired rbfar"
+"$QEMU_IMG" compare -q v/base.qcow2 v/rbfar-fixed.qcow2 ||
+    cross_fail "the repaired rbfar reads differently"
+(($(stat -c %s v/rbfar-fixed.qcow2) < 1048576)) ||
+    cross_fail "the repair of rbfar grew the file"
 cp v/rbunaligned.qcow2 v/rbunaligned-fixed.qcow2
 "$VDISK" check -q -r all v/rbunaligned-fixed.qcow2 ||
     cross_fail "vdisk check -r all rbunaligned"

@@ -9,8 +9,10 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "qcow2_oracle.h"
@@ -275,18 +277,50 @@ Test(qcow2_check, refcount_block_refcount_wrong)
     teardown(&f);
 }
 
-/* A refcount block past the end of the file: -r all extends the file. */
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    return (uint64_t)st.st_size;
+}
+
+/* A refcount block just past the end of the file: -r all extends the
+ * file to hold it, as qemu-img does. */
 Test(qcow2_check, refcount_block_outside_the_file)
 {
     fixture f;
     setup(&f);
-    put(f.path, get64(f.path, 48) + 8, 1 << 30, 8);
+    uint64_t end = (file_size(f.path) + CLUSTER - 1) / CLUSTER * CLUSTER;
+    put(f.path, get64(f.path, 48) + 8, end + 4 * CLUSTER, 8);
     img_check_result res;
     cr_assert_eq(check(&f, 0, &res), 0);
     cr_assert_eq(res.corruptions, 1);
     cr_assert_eq(check(&f, IMG_FIX_LEAKS | IMG_FIX_ERRORS, &res), 0);
     cr_assert_eq(res.corruptions_fixed, 2, "as qemu-img counts them");
+    cr_assert_eq(file_size(f.path), end + 5 * CLUSTER);
     assert_clean(&f);
+    assert_data(&f);
+    teardown(&f);
+}
+
+/* One far past the end (a crafted entry: qemu-img would grow the file to
+ * 1 TiB and size its refcount array to match): -r all rebuilds the
+ * refcount structure inside the file instead. */
+Test(qcow2_check, refcount_block_far_outside_the_file)
+{
+    fixture f;
+    setup(&f);
+    uint64_t before = file_size(f.path);
+    put(f.path, get64(f.path, 48) + 8, 1ull << 40, 8);
+    img_check_result res;
+    cr_assert_eq(check(&f, 0, &res), 0);
+    cr_assert_eq(res.corruptions, 1);
+    cr_assert_eq(check(&f, IMG_FIX_LEAKS | IMG_FIX_ERRORS, &res), 0);
+    cr_assert_eq(res.corruptions, 0, "%d corruptions left", res.corruptions);
+    cr_assert_lt(file_size(f.path), before + (1 << 20), "the file grew to "
+                 "%" PRIu64, file_size(f.path));
+    assert_clean(&f);
+    assert_data(&f);
     teardown(&f);
 }
 

@@ -117,8 +117,8 @@ static int sources_read_in_parallel(const cvt_params *p)
  * they cost time.  They contend for the source's lock, the planner's
  * block status of one chunk against the read of another, with a wake-up
  * at each hand-over, and their reads at scattered offsets disturb the
- * kernel's read-ahead of the source file.  A single worker reads the file in order, and the
- * kernel reads ahead of it while it writes.  Measured with cold caches:
+ * kernel's read-ahead of the source file.  A single worker reads the
+ * file in order, and the kernel reads ahead of it while it writes.  Measured with cold caches:
  * a zlib-compressed qcow2 to raw took 2.1 s with one worker, 3.2 s with
  * four; a qcow2 of 820 MiB of data to raw took 0.26 s instead of 0.40 s.
  * Workers that compress still go in parallel: they compress on every

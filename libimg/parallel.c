@@ -60,17 +60,18 @@ static void *helper_main(void *arg)
     return NULL;
 }
 
-size_t img_parallel_threads(size_t max)
+size_t img_parallel_threads(size_t n)
 {
+    if (n < IMG_PARALLEL_MIN_ITEMS) {
+        return 1;
+    }
+    size_t max = n;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t t = cpus > 1 ? (size_t)cpus : 1;
     if (max > IMG_PARALLEL_MAX) {
         max = IMG_PARALLEL_MAX;
     }
-    if (t > max) {
-        t = max;
-    }
-    return t > 0 ? t : 1;
+    return t < max ? t : max;
 }
 
 int img_parallel_for(size_t n, size_t threads, img_parallel_fn fn,

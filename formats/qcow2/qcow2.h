@@ -424,6 +424,18 @@ int qcow2_decompress_failed(int r, uint64_t coffset, img_err *err);
  * *cluster (borrowed from s, valid until the next call). */
 int qcow2_read_compressed(qcow2_state *s, img_file *file, uint64_t l2_entry,
                           const uint8_t **cluster, img_err *err);
+void qcow2_compress_free(qcow2_state *s);
+
+/* Compresses one cluster into out (cap bytes) with the image's
+ * compression type: *out_len is set, or 0 when it does not fit. */
+int qcow2_compress_cluster(qcow2_state *s, const uint8_t *in, uint8_t *out,
+                           size_t cap, size_t *out_len, img_err *err);
+/* The same for any thread: compresses one cluster (cluster_size bytes
+ * at in) with compression type type; *cctx caches a zstd context for
+ * the caller (NULL: none is kept). */
+int qcow2_compress_buf(unsigned type, uint64_t cluster_size, void **cctx,
+                       const uint8_t *in, uint8_t *out, size_t cap,
+                       size_t *out_len, img_err *err);
 
 /* qcow2_decompress_run.c */
 /* Decompresses the n whole clusters of descriptors entries[] (n at most
@@ -435,17 +447,6 @@ int qcow2_read_compressed_run(qcow2_state *s, img_file *file,
                               uint8_t *out, img_err *err);
 /* The most clusters one run may hold (>= 1). */
 size_t qcow2_run_max(const qcow2_state *s);
-void qcow2_compress_free(qcow2_state *s);
-/* Compresses one cluster into out (cap bytes) with the image's
- * compression type: *out_len is set, or 0 when it does not fit. */
-int qcow2_compress_cluster(qcow2_state *s, const uint8_t *in, uint8_t *out,
-                           size_t cap, size_t *out_len, img_err *err);
-/* The same for any thread: compresses one cluster (cluster_size bytes
- * at in) with compression type type; *cctx caches a zstd context for
- * the caller (NULL: none is kept). */
-int qcow2_compress_buf(unsigned type, uint64_t cluster_size, void **cctx,
-                       const uint8_t *in, uint8_t *out, size_t cap,
-                       size_t *out_len, img_err *err);
 
 /* qcow2_alloc.c */
 /* Adds addend to (or, with decrease, subtracts it from) the refcount of

@@ -276,8 +276,8 @@ void qcow2_compress_free(qcow2_state *s)
         s->run_dctx[i] = NULL;
     }
     s->cmp_valid = 0;
+    qcow2_decompress_ctx_free(s->zstd_dctx);
 #ifdef IMG_HAVE_ZSTD
-    ZSTD_freeDCtx(s->zstd_dctx);
     ZSTD_freeCCtx(s->zstd_cctx);
 #endif
     s->zstd_dctx = NULL;

@@ -22,9 +22,6 @@
 #include "libimg/parallel.h"
 #include "qcow2.h"
 
-/* Runs shorter than this are not worth a thread. */
-#define RUN_MIN_PARALLEL 4
-
 /* What the threads inflating one run share. */
 typedef struct run_job {
     qcow2_state *s;
@@ -108,7 +105,7 @@ int qcow2_read_compressed_run(qcow2_state *s, img_file *file,
     }
     run_job job = { .s = s, .in = s->run_in, .in_off = in_off,
                     .in_len = in_len, .out = out };
-    size_t threads = n < RUN_MIN_PARALLEL ? 1 : img_parallel_threads(n);
+    size_t threads = img_parallel_threads(n);
     size_t failed;
     r = img_parallel_for(n, threads, inflate_cluster, &job, &failed);
     if (r < 0) {

@@ -23,8 +23,6 @@
 /* Largest run: grains and bytes of them. */
 #define VMDK_RUN_MAX_GRAINS 256
 #define VMDK_RUN_MAX_BYTES  ((uint64_t)4 << 20)
-/* Runs shorter than this are not worth a thread. */
-#define RUN_MIN_PARALLEL 4
 
 /* What the threads inflating one run share. */
 typedef struct run_job {
@@ -114,7 +112,7 @@ int vmdk_read_grain_run(img_file *f, vmdk_sparse *sp, uint64_t g,
     }
     run_job job = { .sp = sp, .in = sp->run_in, .slot = slot, .hlen = hlen,
                     .size = size, .out = out };
-    size_t threads = n < RUN_MIN_PARALLEL ? 1 : img_parallel_threads(n);
+    size_t threads = img_parallel_threads(n);
     size_t failed;
     if (img_parallel_for(n, threads, inflate_grain, &job, &failed) < 0) {
         return vmdk_grain_corrupt(sector[failed], err);

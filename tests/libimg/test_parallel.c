@@ -72,6 +72,7 @@ Test(parallel, thread_counts_are_bounded)
 {
     cr_assert_eq(img_parallel_threads(0), 1);
     cr_assert_eq(img_parallel_threads(1), 1);
+    cr_assert_eq(img_parallel_threads(IMG_PARALLEL_MIN_ITEMS - 1), 1);
     size_t t = img_parallel_threads(1000);
     cr_assert(t >= 1 && t <= IMG_PARALLEL_MAX, "%zu", t);
 }

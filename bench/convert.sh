@@ -6,6 +6,7 @@
 #   bench/convert.sh [RUNS]        (default 5 timed runs per case)
 #
 # Environment: VDISK (default <repo>/build/vdisk), QEMU_IMG (qemu-img),
+# READ_DATA (default: bench/read_data in VDISK's build directory),
 # BENCH_DIR (where the 2 GiB inputs go; default a fresh dir under
 # $TMPDIR or /tmp, removed at the end), BENCH_SIZE_MB (default 2048),
 # BENCH_CACHE=warm (keep the page cache even when it could be dropped),
@@ -23,9 +24,14 @@
 # -W, then qcow2, vhdx and vmdk output for each format "vdisk create -f
 # FMT" supports, qcow2 input to raw and vhdx, the compressed inputs to
 # raw, compressed qcow2 output (zlib and zstd) and streamOptimized VMDK
-# output.  Timing: paired_time.py runs
-# each tool once untimed, then RUNS pairs alternating which goes first
-# (python3, CPU time from wait4).  Page cache:
+# output.  "read:" rows: in vdisk's place, bench/read_data (READ_DATA;
+# default: bench/read_data in VDISK's build directory) reads the input's
+# data plainly and writes nothing, beside qemu-img's conversion of the
+# same input: the storage's share of the time (vdisk's read-ahead can
+# beat it a little).
+# Timing: paired_time.py runs each tool once untimed, then
+# RUNS pairs alternating which goes first (python3, CPU time from
+# wait4).  Page cache:
 # dropped before each run when /proc/sys/vm/drop_caches is writable (as
 # root), otherwise the inputs are warm in the cache (said in the output).
 # Builds nothing: build vdisk first (meson setup build && ninja -C build).
@@ -35,6 +41,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 VDISK=${VDISK:-$here/../build/vdisk}
 QEMU_IMG=${QEMU_IMG:-qemu-img}
 RUNS=${1:-5}
+READ_DATA=${READ_DATA:-$(dirname "$VDISK")/bench/read_data}
 SIZE_MB=${BENCH_SIZE_MB:-2048}
 
 . "$here/lib.sh"
@@ -137,6 +144,24 @@ bench_case() {
         "$QEMU_IMG convert $opts $dir/$input $dir/out"
 }
 
+# A "read:" row: bench/read_data (the input's data read plainly, nothing
+# written; built beside vdisk) in place of vdisk, beside the qemu-img
+# conversion of the case it stands next to: how much of each tool's time
+# on a cold cache is the storage's.
+bench_read_row() {
+    local label=$1 input=$2 opts=$3
+    if [[ -n ${BENCH_CASES:-} ]] && ! [[ $label =~ $BENCH_CASES ]]; then
+        return
+    fi
+    if [[ ! -x $READ_DATA ]]; then
+        printf "%-${BENCH_LABEL_WIDTH}s %s\n" "$label" \
+            "(skipped: no $READ_DATA)"
+        return
+    fi
+    bench_row "$label" "$prepare" "$READ_DATA $dir/$input" \
+        "$QEMU_IMG convert $opts $dir/$input $dir/out"
+}
+
 vdisk_creates() {
     "$VDISK" create -q -f "$1" "$dir/probe.$1" 1M >/dev/null 2>&1
     local ok=$?
@@ -162,6 +187,8 @@ sync
 echo "$("$VDISK" --version | head -1); $("$QEMU_IMG" --version | head -1)"
 echo "$(nproc) CPUs, $RUNS runs per case, $cache_note"
 echo "timing: bench/paired_time.py (vdisk and qemu-img runs alternate)"
+echo "\"read:\" rows: bench/read_data, the input's data read plainly, in the"
+echo "vdisk columns"
 echo
 bench_print_header
 bench_case "sparse -O raw" "-O raw" sparse.raw
@@ -178,6 +205,8 @@ for fmt in ${BENCH_FORMATS-qcow2 vhdx vmdk}; do
     fi
 done
 bench_case "qcow2 sparse -O raw" "-O raw" sparse.qcow2
+bench_read_row "read: sparse (qcow2)" sparse.raw "-O qcow2"
+bench_read_row "read: qcow2 sparse" sparse.qcow2 "-O raw"
 bench_case "qcow2 full -O raw" "-O raw" full.qcow2
 bench_case "qcow2 text -c -O raw" "-O raw" text-c.qcow2
 bench_case "vmdk stream -O raw" "-O raw" text-s.vmdk

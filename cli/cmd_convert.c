@@ -730,8 +730,9 @@ static int run_copy(const cli_env *env, const convert_args *a, convert_state *s)
     p.compress = a->compress;
     p.copy_offload = a->copy_offload;
     p.rate_limit = (uint64_t)a->rate;
-    p.no_flush =
-        !strcmp(a->cache, "unsafe") && !strcmp(img_format(s->dst), "raw");
+    cli_cache_mode cache;
+    p.no_flush = cli_cache_mode_parse(a->cache, &cache) == 0 &&
+                 cache.no_flush && !strcmp(img_format(s->dst), "raw");
     p.target_has_backing = s->backing != NULL || a->base != NULL;
     p.target_is_zero = a->target_is_zero ||
                        (s->created && p.min_sparse && !p.target_has_backing &&

@@ -194,7 +194,8 @@ typedef struct qcow2_state {
     unsigned sc_bits;           /* log2 of the subcluster size */
     int extl2;                  /* extended L2 entries */
     int data_file_used;         /* incompatible bit 2 */
-    uint64_t file_size;         /* of the qcow2 file at open */
+    uint64_t file_size;         /* of the qcow2 file: at open, then as
+                                   our writes grow it */
 
     uint64_t *l1;               /* host order, l1_loaded entries */
     uint32_t l1_loaded;         /* entries covering the virtual size */
@@ -208,7 +209,8 @@ typedef struct qcow2_state {
     img_file *data;             /* where guest clusters live */
     img_file *data_owned;       /* external data file (closed by us) */
     char *data_path;            /* its resolved path */
-    uint64_t data_size;         /* of data at open */
+    uint64_t data_size;         /* of data: at open, then as our
+                                   writes grow it */
 
     unsigned csize_shift;       /* compressed descriptor geometry */
     uint64_t csize_mask;
@@ -498,6 +500,19 @@ int qcow2_last_used_cluster(qcow2_state *s, img_file *file, uint64_t *end,
                             img_err *err);
 
 /* qcow2_meta.c */
+/* How far past the end of the qcow2 file a refcount block or a data
+ * cluster already in the tables may lie and still be written (by an
+ * update, an in-place write, or check's repair growing the file to hold
+ * a refcount block).  A crash leaves such a cluster at most a few
+ * clusters past the end; one further away comes from a crafted or
+ * damaged table entry, and following it, as QEMU does for any offset,
+ * grows the file (and, in check, its refcount array) to whatever size
+ * the entry says. */
+#define QCOW2_PAST_END_MAX ((uint64_t)64 << 20)
+
+/* Whether host offset off lies further than QCOW2_PAST_END_MAX past the
+ * end of the qcow2 file. */
+int qcow2_far_past_end(const qcow2_state *s, uint64_t off);
 /* Writes to the image file (tracking its size). */
 int qcow2_file_write(qcow2_state *s, img_file *file, const void *buf,
                      uint64_t len, uint64_t off, img_err *err);

@@ -174,6 +174,22 @@ static int new_refblock(qcow2_state *s, img_file *file, uint64_t ci,
     return r < 0 ? r : -EAGAIN;
 }
 
+/* The existing refcount block at off (reftable index ti), to be
+ * updated: refused when it lies so far past the end of the file that
+ * writing it back would grow the file to where a crafted entry says. */
+static int rb_load_for_update(qcow2_state *s, img_file *file, uint64_t off,
+                              uint64_t ti, qcow2_rb_slot **slot, img_err *err)
+{
+    if (qcow2_far_past_end(s, off)) {
+        return img_err_set(err, EIO,
+                           "Refblock offset %#" PRIx64 " lies past the end "
+                           "of the file (reftable index: %#" PRIx64 "); "
+                           "run 'check -r all'",
+                           off, ti);
+    }
+    return qcow2_rb_load(s, file, off, ti, slot, err);
+}
+
 /* The refcount block slot for cluster index ci, allocated if missing. */
 static int rb_for_cluster(qcow2_state *s, img_file *file, uint64_t ci,
                           qcow2_rb_slot **slot, img_err *err)
@@ -188,7 +204,7 @@ static int rb_for_cluster(qcow2_state *s, img_file *file, uint64_t ci,
                                       "%#" PRIx64 ")",
                                       off, ti);
         }
-        return qcow2_rb_load(s, file, off, ti, slot, err);
+        return rb_load_for_update(s, file, off, ti, slot, err);
     }
     return new_refblock(s, file, ci, err);
 }
@@ -408,7 +424,7 @@ static int fill_area_blocks(qcow2_state *s, img_file *file, uint64_t *table,
         qcow2_rb_slot *slot;
         int r;
         if (table[i]) {
-            r = qcow2_rb_load(s, file, table[i], i, &slot, err);
+            r = rb_load_for_update(s, file, table[i], i, &slot, err);
         } else {
             r = qcow2_rb_new_slot(s, file, *block_off, &slot, err);
             table[i] = *block_off;

@@ -450,19 +450,6 @@ static int check_bitmaps(chk *c, img_err *err)
     return r;
 }
 
-/* How far past the end of the file a repair follows a refcount block.
- * QEMU grows the file to any offset below 2^63, so a crafted table entry
- * makes it grow the file, and the refcount array with it, to any size.
- * A crash leaves a new refcount block at most a few clusters past the
- * end; one further away is left to the refcount rebuild, which writes a
- * new table and blocks inside the file. */
-#define REPAIR_GROW_MAX ((uint64_t)64 << 20)
-
-/* Whether the file may grow to hold a refcount block at off. */
-static int may_grow_to(const qcow2_state *s, uint64_t off)
-{
-    return off <= s->file_size + REPAIR_GROW_MAX;
-}
 
 /* A refcount block outside the file: with -r all the file is extended
  * to hold it (QEMU's repair) when it is near the end; else, as when the
@@ -477,11 +464,11 @@ static int refblock_outside(chk *c, uint64_t i, uint64_t off, img_err *err)
     if (!fix) {
         return 0;
     }
-    if (!may_grow_to(s, off)) {
+    if (qcow2_far_past_end(s, off)) {
         c->rebuild = 1;
         qcow2_report(s, "ERROR could not resize image: the refcount block "
                      "lies more than %" PRIu64 " MiB past the end of the "
-                     "file", REPAIR_GROW_MAX >> 20);
+                     "file", QCOW2_PAST_END_MAX >> 20);
         return 0;
     }
     int r = img_file_truncate(c->im->file, off + s->cluster_size, err);

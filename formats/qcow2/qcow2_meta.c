@@ -46,6 +46,11 @@ int qcow2_file_write(qcow2_state *s, img_file *file, const void *buf,
     return r;
 }
 
+int qcow2_far_past_end(const qcow2_state *s, uint64_t off)
+{
+    return off > s->file_size + QCOW2_PAST_END_MAX;
+}
+
 int qcow2_data_write(qcow2_state *s, const void *buf, uint64_t len,
                      uint64_t off, img_err *err)
 {

@@ -183,14 +183,33 @@ static int write_new_run(img *im, qcow2_l2_slot *slot, uint64_t idx, uint64_t n,
     return r;
 }
 
+/* Checks a write into clusters the tables already give, at host offset
+ * at: no metadata overlap, and not so far past the end of the file that
+ * the write would grow it to wherever a crafted entry points.  An
+ * external data file is laid out by its user (a raw one as the guest
+ * sees it) and is not bounded here. */
+static int check_inplace(img *im, uint64_t at, uint64_t len, img_err *err)
+{
+    qcow2_state *s = im->state;
+    if (s->data_file_used) {
+        return 0;
+    }
+    if (qcow2_far_past_end(s, at)) {
+        return img_err_set(err, EIO,
+                           "Data cluster at host offset %#" PRIx64
+                           " is beyond the end of the file",
+                           qcow2_cluster_start(s, at));
+    }
+    return qcow2_overlap_check(s, im->file, at, len, err);
+}
+
 /* Writes into an allocated cluster run in place. */
 static int write_inplace(img *im, uint64_t host, const uint8_t *buf,
                          uint64_t off, uint64_t len, img_err *err)
 {
     qcow2_state *s = im->state;
     uint64_t at = host + qcow2_cluster_offset_in(s, off);
-    int r =
-        s->data_file_used ? 0 : qcow2_overlap_check(s, im->file, at, len, err);
+    int r = check_inplace(im, at, len, err);
     return r < 0 ? r : qcow2_data_write(s, buf, len, at, err);
 }
 
@@ -204,9 +223,7 @@ static int write_fill(img *im, qcow2_l2_slot *slot, uint64_t idx,
     uint64_t e = qcow2_l2e(s, slot->table, idx);
     uint64_t host = e & QCOW2_L2E_OFFSET_MASK;
     uint64_t cstart = qcow2_cluster_start(s, off);
-    int r = s->data_file_used
-                ? 0
-                : qcow2_overlap_check(s, im->file, host, s->cluster_size, err);
+    int r = check_inplace(im, host, s->cluster_size, err);
     if (r >= 0) {
         r = write_composed(im, host, cstart, cstart + s->cluster_size, buf, off,
                            len, err);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libimg/file.h"
 #include "libimg/img.h"
 #include "qcow2_oracle.h"
 #include "support/tmpdir.h"
@@ -266,6 +267,90 @@ Test(qcow2_crafted, l2_entry_beyond_the_file_reads_as_error)
     cr_assert_eq(r, IMG_BS_DATA | IMG_BS_ALLOCATED | IMG_BS_OFFSET_VALID);
     cr_assert_eq(host, 1ull << 40);
     img_close(im);
+    free(m.data);
+}
+
+/* Writes len bytes of 0x5a at off into a writable copy of m; returns
+ * what the write returned, with its message in msg, and the size of the
+ * file after the image is closed in *size. */
+static int write_and_size(const mem_img *m, uint64_t off, size_t len,
+                          char *msg, size_t msg_len, size_t *size)
+{
+    img *im = NULL;
+    img_err err;
+    int r = open_mem(m, "qcow2", IMG_OPEN_RDWR, &im, &err);
+    cr_assert_eq(r, 0, "open failed: %s", err.msg);
+    uint8_t *buf = malloc(len);
+    cr_assert_not_null(buf);
+    memset(buf, 0x5a, len);
+    memset(&err, 0, sizeof(err));
+    r = img_pwrite(im, buf, len, off, 0, &err);
+    snprintf(msg, msg_len, "%s", err.msg);
+    img_file *f = img_get_file(im);
+    img_err ferr = { 0 };
+    img_flush(im, &ferr); /* a failed write may leave nothing to flush */
+    uint64_t bytes = 0;
+    cr_assert_eq(img_file_size(f, &bytes, &ferr), 0);
+    *size = (size_t)bytes;
+    img_close(im);
+    free(buf);
+    return r;
+}
+
+/* Asserts that the write fails with EIO and a message containing text,
+ * and that the file keeps its size. */
+static void expect_write_refused(const mem_img *m, uint64_t off, size_t len,
+                                 const char *text)
+{
+    char msg[256];
+    size_t size;
+    int r = write_and_size(m, off, len, msg, sizeof(msg), &size);
+    cr_assert_eq(r, -EIO, "write returned %d (%s)", r, msg);
+    cr_assert_not_null(strstr(msg, text), "message '%s' lacks '%s'", msg,
+                       text);
+    cr_assert_eq(size, m->len, "the file grew to %zu bytes", size);
+}
+
+/* An L2 entry far past the end of the file (a crafted one): writing in
+ * place would grow the file to 1 TiB, which QEMU does.  Refused, and the
+ * file keeps its size; so for a preallocated zero cluster (v3). */
+Test(qcow2_crafted, l2_entry_far_beyond_the_file_is_not_written)
+{
+    uint64_t flags[] = { 0, 1 }; /* plain, zero flag */
+    for (int i = 0; i < 2; i++) {
+        mem_img m = base();
+        put64(&m, l2_table(&m), COPIED | (1ull << 40) | flags[i]);
+        expect_write_refused(&m, 512, 512, "beyond the end of the file");
+        free(m.data);
+    }
+}
+
+/* One a few clusters past the end (what a crash can leave) is written
+ * there, as QEMU writes it. */
+Test(qcow2_crafted, l2_entry_just_beyond_the_file_is_written)
+{
+    mem_img m = base();
+    uint64_t at = (m.len + CLUSTER - 1) / CLUSTER * CLUSTER + 4 * CLUSTER;
+    put64(&m, l2_table(&m), COPIED | at);
+    char msg[256];
+    size_t size;
+    int r = write_and_size(&m, 0, CLUSTER, msg, sizeof(msg), &size);
+    cr_assert_eq(r, 0, "write failed: %s", msg);
+    cr_assert_eq(size, at + CLUSTER);
+    free(m.data);
+}
+
+/* A refcount block far past the end of the file: an allocating write
+ * would write it back there, growing the file to 1 TiB (QEMU does).
+ * Refused, and the file keeps its size.  fuzz_qcow2 found this one, a
+ * bitmap added to an image whose table pointed at 0x2000800000. */
+Test(qcow2_crafted, refcount_block_far_beyond_the_file_is_not_written)
+{
+    mem_img m = base();
+    size_t reftable = (size_t)get64(&m, 48);
+    put64(&m, reftable, 1ull << 40);
+    expect_write_refused(&m, 128 * 1024, CLUSTER,
+                         "lies past the end of the file");
     free(m.data);
 }
 

@@ -794,6 +794,28 @@ static int alloc_grain(img *im, vmdk_extent *e, uint64_t g, const void *buf,
     return r;
 }
 
+/* How far past the end of the file an allocated grain may lie and still
+ * be written in place.  The writer puts a grain's data in the file before
+ * its table entry, so only a crash that lost the data and kept the entry
+ * leaves one past the end, a few grains at most; one further away comes
+ * from a crafted entry (up to 2 TiB), and writing it, as QEMU does, grows
+ * the file to there. */
+#define GRAIN_PAST_END_MAX ((uint64_t)64 << 20)
+
+/* Refuses an in-place write into grain g at sector when the grain lies
+ * further than GRAIN_PAST_END_MAX past the end of the file. */
+static int check_inplace(const vmdk_sparse *sp, uint64_t g, uint64_t sector,
+                         img_err *err)
+{
+    if (sector * VMDK_SECTOR <= sp->file_size + GRAIN_PAST_END_MAX) {
+        return 0;
+    }
+    return img_err_set(err, EIO,
+                       "Grain %" PRIu64 " at sector %" PRIu64
+                       " is beyond the end of the file",
+                       g, sector);
+}
+
 /* One piece within grain g; buf NULL writes zeros. */
 static int write_piece(img *im, vmdk_extent *e, uint64_t g, const void *buf,
                        uint64_t in, uint64_t n, img_err *err)
@@ -807,6 +829,9 @@ static int write_piece(img *im, vmdk_extent *e, uint64_t g, const void *buf,
     }
     if (kind == VMDK_GRAIN_DATA) {
         uint64_t at = sector * VMDK_SECTOR + in;
+        if ((r = check_inplace(sp, g, sector, err)) < 0) {
+            return r;
+        }
         return buf ? img_file_pwrite(e->file, buf, n, at, err)
                    : img_file_write_zeroes(e->file, at, n, err);
     }

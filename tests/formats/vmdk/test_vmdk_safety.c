@@ -5,7 +5,8 @@
  * IMG_OPEN_UNTRUSTED allows only single-file createTypes; crafted sparse
  * headers (capacity, grain size, grain table size, directory offsets,
  * versions, flags, descriptor size, footer, compressed grains) fail with
- * a message instead of crashing, hanging or allocating without bound.
+ * a message instead of crashing, hanging or allocating without bound; a
+ * grain table entry far past the end of the file is not written to.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "libimg/file.h"
 #include "libimg/img.h"
 #include "support/tmpdir.h"
 #include "vmdk_testutil.h"
@@ -350,6 +352,52 @@ Test(vmdk_safety, crafted_grain_table_pointer)
     cr_assert(strstr(err.msg, "Grain table at sector 2147483647 is beyond"),
               "%s", err.msg);
     free(img);
+}
+
+/* Writes 4 KiB at offset 0 of a writable copy of the image whose first
+ * grain table entry (primary table, sector 27 in qemu's layout) is set to
+ * sector; returns the write's result, its message in err and the file
+ * size after closing in *size. */
+static int write_grain_at(uint32_t sector, img_err *err, uint64_t *size)
+{
+    size_t len;
+    uint8_t *data = sparse_image(&len);
+    put32(data + 27 * 512, sector);
+    img *im = NULL;
+    memset(err, 0, sizeof(*err));
+    int r = img_open_file(img_mem_file_new(data, len, 1), "vmdk",
+                          IMG_OPEN_RDWR | IMG_OPEN_NO_LOCK, &im, err);
+    cr_assert_eq(r, 0, "%s", err->msg);
+    uint8_t buf[4096];
+    memset(buf, 0x5a, sizeof(buf));
+    r = img_pwrite(im, buf, sizeof(buf), 0, 0, err);
+    img_err ignored = { 0 };
+    cr_assert_eq(img_file_size(img_get_file(im), size, &ignored), 0);
+    img_close(im);
+    free(data);
+    return r;
+}
+
+/* A grain table entry far past the end of the file (2 TiB at most): an
+ * in-place write there would grow the file to it, as qemu-img's does.
+ * Refused, and the file keeps its size.  A grain a few grains past the
+ * end (what a crash can leave) is still written there. */
+Test(vmdk_safety, crafted_grain_pointer_is_not_written)
+{
+    size_t len;
+    free(sparse_image(&len));
+    img_err err;
+    uint64_t size;
+    int r = write_grain_at(0xf0000000u, &err, &size);
+    cr_assert_eq(r, -EIO, "write returned %d (%s)", r, err.msg);
+    cr_assert(strstr(err.msg, "Grain 0 at sector 4026531840 is beyond the "
+                              "end of the file"), "%s", err.msg);
+    cr_assert_eq(size, len, "the file grew to %llu bytes",
+                 (unsigned long long)size);
+    uint32_t near = (uint32_t)(len / 512 + 4 * 128); /* 4 grains of 64k */
+    r = write_grain_at(near, &err, &size);
+    cr_assert_eq(r, 0, "%s", err.msg);
+    cr_assert_eq(size, (uint64_t)near * 512 + 4096);
 }
 
 /* Stream images: footer and compressed grains. */

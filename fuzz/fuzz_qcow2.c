@@ -9,7 +9,10 @@
  * decoded and used for reads.  Then the persistent bitmaps are listed
  * and, on a writable copy in memory, the first is merged into a new
  * bitmap and into the last (convert --bitmaps and bitmap --merge), so
- * that the bitmap directory and tables decode as untrusted input.
+ * that the bitmap directory and tables decode as untrusted input.  Last,
+ * another writable copy takes a few writes, zeros and a discard
+ * (fuzz_write.c): allocation, copy-on-write and refcount updates over
+ * untrusted tables.
  * Aborts when libimg breaks its contract: a failure without err set, or
  * a listed snapshot or bitmap without id or name.
  */
@@ -148,5 +151,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_open_and_walk(data, size, "qcow2");
     qf_snapshots(data, size);
     qf_bitmaps(data, size);
+    fuzz_write_walk(data, size, "qcow2");
     return 0;
 }

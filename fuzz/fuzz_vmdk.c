@@ -1,7 +1,8 @@
 /* fuzz/fuzz_vmdk.c -- libFuzzer harness for the VMDK driver: the input
  * goes through the descriptor parser directly, then is opened as "vmdk"
  * from memory (a sparse or COWD extent, or a descriptor: extent files
- * cannot be opened from memory, ZERO extents can) and walked. */
+ * cannot be opened from memory, ZERO extents can) and walked, then a
+ * writable copy is written to. */
 #include "fuzz_walk.h"
 
 #include <stdlib.h>
@@ -19,5 +20,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     (void)vmdk_desc_probe(data, size);
     fuzz_open_and_walk(data, size, "vmdk");
+    fuzz_write_walk(data, size, "vmdk");
     return 0;
 }

@@ -452,9 +452,11 @@ size_t qcow2_run_max(const qcow2_state *s);
 
 /* qcow2_alloc.c */
 /* Adds addend to (or, with decrease, subtracts it from) the refcount of
- * every cluster touching [off, off + len).  May allocate refcount blocks
- * and grow the refcount table; then returns -EAGAIN (after undoing its
- * own changes) so that a caller searching free clusters searches again.
+ * every cluster touching [off, off + len).  When adding, may allocate
+ * refcount blocks and grow the refcount table; then returns -EAGAIN (after
+ * undoing its own changes) so that a caller searching free clusters
+ * searches again.  A decrease never allocates: a cluster without a
+ * refcount block fails with EINVAL, as one whose count is 0.
  * With punch, a cluster that becomes free is punched out of the file. */
 int qcow2_update_refcount(qcow2_state *s, img_file *file, uint64_t off,
                           uint64_t len, uint64_t addend, int decrease,

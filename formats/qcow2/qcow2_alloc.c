@@ -190,12 +190,19 @@ static int rb_load_for_update(qcow2_state *s, img_file *file, uint64_t off,
     return qcow2_rb_load(s, file, off, ti, slot, err);
 }
 
+/* Whether cluster index ci has a refcount block (the table is loaded). */
+static int rb_present(const qcow2_state *s, uint64_t ci)
+{
+    uint64_t ti = ci >> s->rb_bits;
+    return ti < s->reftable_entries && s->reftable[ti];
+}
+
 /* The refcount block slot for cluster index ci, allocated if missing. */
 static int rb_for_cluster(qcow2_state *s, img_file *file, uint64_t ci,
                           qcow2_rb_slot **slot, img_err *err)
 {
     uint64_t ti = ci >> s->rb_bits;
-    if (ti < s->reftable_entries && s->reftable[ti]) {
+    if (rb_present(s, ci)) {
         uint64_t off = s->reftable[ti] & QCOW2_REFT_OFFSET_MASK;
         if (qcow2_cluster_offset_in(s, off) || off == 0) {
             return qcow2_mark_corrupt(s, file, err,
@@ -245,6 +252,12 @@ int qcow2_update_refcount(qcow2_state *s, img_file *file, uint64_t off,
     int r = 0;
     for (cur = start; cur <= last; cur += s->cluster_size) {
         uint64_t ci = cur >> s->cluster_bits, rc = 0;
+        if (decrease && !rb_present(s, ci)) {
+            /* refcount 0 already: no block is made only to fail below */
+            r = img_err_set(err, EINVAL, "Refcount of cluster %#" PRIx64
+                            " would drop below zero", cur);
+            break;
+        }
         if ((ci >> s->rb_bits) != cur_ti || !slot) {
             r = rb_for_cluster(s, file, ci, &slot, err);
             if (r == -EAGAIN &&

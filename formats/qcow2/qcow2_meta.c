@@ -139,17 +139,26 @@ static int l2_write_all(qcow2_state *s, img_file *file, img_err *err)
 }
 
 /* Applies the queued refcount decrements: their references are on disk
- * no more (the caller has flushed). */
+ * no more (the caller has flushed).  One that fails (a corrupt count)
+ * leaves its clusters leaked, which is safe; the others are still
+ * applied, and the first failure is returned. */
 static int apply_frees(qcow2_state *s, img_file *file, img_err *err)
 {
-    int r = 0;
+    int first = 0;
     size_t n = s->nfrees;
     s->nfrees = 0;
-    for (size_t i = 0; i < n && r >= 0; i++) {
+    for (size_t i = 0; i < n; i++) {
         const qcow2_free_req *f = &s->frees[i];
-        r = qcow2_free_clusters(s, file, f->offset, f->len, f->punch, err);
+        img_err e = { 0 };
+        int r = qcow2_free_clusters(s, file, f->offset, f->len, f->punch, &e);
+        if (r < 0 && first == 0) {
+            first = r;
+            if (err) {
+                *err = e;
+            }
+        }
     }
-    return r;
+    return first;
 }
 
 /* Refcount blocks, [flush,] L2 tables, [flush,] L1 entries, flush;

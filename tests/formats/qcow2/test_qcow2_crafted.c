@@ -354,6 +354,36 @@ Test(qcow2_crafted, refcount_block_far_beyond_the_file_is_not_written)
     free(m.data);
 }
 
+/* A discard frees the cluster an L2 entry gives (when the metadata is
+ * flushed).  Here the first entry points where no refcount block counts
+ * (8 MiB: reftable entry 1 of a 4k/16-bit image), so that count is 0
+ * already.  The flush fails and says so; it used to make a refcount block
+ * first and return -EAGAIN without a message (fuzz_qcow2's write walk
+ * found it).  The second cluster, discarded after it, is still freed. */
+Test(qcow2_crafted, freeing_an_uncounted_cluster_fails_with_a_message)
+{
+    mem_img m = base();
+    put64(&m, l2_table(&m), COPIED | (8ull << 20)); /* orphans one */
+    img *im = open_ok(&m, IMG_OPEN_RDWR);
+    img_err err = { 0 };
+    int r = img_discard(im, 0, 2 * CLUSTER, &err);
+    cr_assert_eq(r, 0, "discard failed: %s", err.msg);
+    r = img_flush(im, &err);
+    cr_assert_eq(r, -EINVAL, "flush returned %d (%s)", r, err.msg);
+    cr_assert_eq(err.code, EINVAL);
+    cr_assert_not_null(strstr(err.msg, "Refcount of cluster 0x800000 would "
+                                       "drop below zero"), "%s", err.msg);
+    /* One leak: the cluster the crafted entry orphaned.  Two would mean
+     * the second cluster's free was dropped with the failed one. */
+    img_check_result res;
+    memset(&err, 0, sizeof(err));
+    cr_assert_eq(img_check(im, &res, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(res.leaks, 1, "%d clusters leaked", res.leaks);
+    cr_assert_eq(res.corruptions, 0);
+    img_close(im);
+    free(m.data);
+}
+
 Test(qcow2_crafted, l2_table_beyond_the_file_reads_as_error)
 {
     mem_img m = base();

@@ -44,8 +44,6 @@ static const struct piece {
 };
 #define N_PIECES (sizeof(pieces) / sizeof(pieces[0]))
 
-/* ---- a memory file that refuses to grow past CAP_LEN ---- */
-
 /* ---- a read-only view of the laid-out file (no copy) ---- */
 
 typedef struct view_file {
@@ -109,7 +107,6 @@ static img *open_view(const uint8_t *file)
 
 /* ---- the harness ---- */
 
-/* Opens the file read-write (replaying its log onto it) and writes. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t *file = calloc(1, FILE_LEN);

@@ -450,7 +450,6 @@ static int check_bitmaps(chk *c, img_err *err)
     return r;
 }
 
-
 /* A refcount block outside the file: with -r all the file is extended
  * to hold it (QEMU's repair) when it is near the end; else, as when the
  * file cannot grow, the refcount structure is rebuilt. */

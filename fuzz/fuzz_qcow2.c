@@ -32,14 +32,6 @@ static void qf_require(int cond)
     }
 }
 
-/* Every failure returns -errno and fills err with a terminated message. */
-static void qf_failed(int ret, const img_err *err)
-{
-    qf_require(ret < 0);
-    qf_require(err->code > 0);
-    qf_require(memchr(err->msg, '\0', sizeof(err->msg)) != NULL);
-}
-
 /* Listed snapshots have terminated ids and names. */
 static void qf_check_list(const img_snapshot_info *list, size_t n)
 {
@@ -58,7 +50,7 @@ static void qf_load(img *im, const char *id, const char *name)
     memset(&err, 0, sizeof(err));
     int ret = img_snapshot_load_tmp(im, id, name, &err);
     if (ret < 0) {
-        qf_failed(ret, &err);
+        fuzz_failed(ret, &err);
         return;
     }
     fuzz_walk(im);
@@ -78,7 +70,7 @@ static void qf_snapshots(const uint8_t *data, size_t size)
     memset(&err, 0, sizeof(err));
     int ret = img_snapshot_list(im, &list, &n, &err);
     if (ret < 0) {
-        qf_failed(ret, &err);
+        fuzz_failed(ret, &err);
         img_close(im);
         return;
     }
@@ -101,7 +93,7 @@ static void qf_bitmap_change(img *im, const img_bitmap_change *c)
     memset(&err, 0, sizeof(err));
     int ret = img_bitmap_change_apply(im, c, &err);
     if (ret < 0) {
-        qf_failed(ret, &err);
+        fuzz_failed(ret, &err);
     }
 }
 
@@ -123,7 +115,7 @@ static void qf_bitmaps(const uint8_t *data, size_t size)
     size_t n = 0;
     int ret = img_bitmap_list(im, &list, &n, &err);
     if (ret < 0) {
-        qf_failed(ret, &err);
+        fuzz_failed(ret, &err);
     }
     for (size_t i = 0; i < n; i++) {
         qf_require(list[i].name != NULL && list[i].granularity >= 512);

@@ -35,8 +35,8 @@ static void walk_require(int cond)
     }
 }
 
-/* Every failure returns -errno and fills err with a terminated message. */
-static void walk_failed(int ret, const img_err *err)
+/* See fuzz_walk.h. */
+void fuzz_failed(int ret, const img_err *err)
 {
     walk_require(ret < 0);
     walk_require(err->code > 0);
@@ -71,7 +71,7 @@ static void walk_info(img *im)
     memset(&err, 0, sizeof(err));
     int ret = img_get_info(im, &info, &err);
     if (ret < 0) {
-        walk_failed(ret, &err);
+        fuzz_failed(ret, &err);
     }
     img_info_clear(&info);
 }
@@ -88,7 +88,7 @@ static void walk_block_status(img *im, uint64_t size, uint64_t *data,
         memset(&err, 0, sizeof(err));
         int ret = img_block_status(im, off, size - off, &pnum, &host, &err);
         if (ret < 0) {
-            walk_failed(ret, &err);
+            fuzz_failed(ret, &err);
             return;
         }
         walk_require(pnum >= 1 && pnum <= size - off);
@@ -113,7 +113,7 @@ static void walk_block_status_above(img *im, uint64_t size)
         int ret = img_block_status_above(im, NULL, off, size - off, &pnum,
                                          &host, &depth, &file_img, &err);
         if (ret < 0) {
-            walk_failed(ret, &err);
+            fuzz_failed(ret, &err);
             return;
         }
         walk_require(pnum >= 1 && pnum <= size - off);
@@ -133,7 +133,7 @@ static void walk_read(img *im, uint8_t *buf, uint64_t size, uint64_t off,
     memset(&err, 0, sizeof(err));
     int ret = img_pread(im, buf, len, off, &err);
     if (ret < 0) {
-        walk_failed(ret, &err);
+        fuzz_failed(ret, &err);
     }
 }
 
@@ -161,7 +161,7 @@ static void walk_check(img *im)
     memset(&err, 0, sizeof(err));
     int ret = img_check(im, &res, 0, &err);
     if (ret < 0) {
-        walk_failed(ret, &err);
+        fuzz_failed(ret, &err);
     }
 }
 
@@ -177,7 +177,7 @@ img *fuzz_open(const uint8_t *data, size_t size, const char *format)
     /* The img owns file from here on, also when opening fails. */
     int ret = img_open_file(file, format, WALK_OPEN_FLAGS, &im, &err);
     if (ret < 0) {
-        walk_failed(ret, &err);
+        fuzz_failed(ret, &err);
         return NULL;
     }
     return im;

@@ -26,6 +26,10 @@ void fuzz_open_and_walk(const uint8_t *data, size_t size, const char *format);
 img *fuzz_open(const uint8_t *data, size_t size, const char *format);
 void fuzz_walk(img *im);
 
+/* Aborts unless a failed call kept libimg's contract: ret is -errno and
+ * err holds a positive code and a terminated message. */
+void fuzz_failed(int ret, const img_err *err);
+
 /* Opens a writable copy of data[0..size) as format (in a memory file
  * that cannot grow past 64 MiB) and writes, writes zeros, discards and
  * flushes a few pieces (fuzz_write.c).  Aborts only when a failure does

@@ -99,22 +99,13 @@ static img_file *capped_new(const uint8_t *data, size_t len)
     return &c->base;
 }
 
-/* A failure says why (see fuzz_walk.c). */
-static void write_failed(int ret, const img_err *err)
-{
-    if (ret >= 0 || err->code <= 0 ||
-        !memchr(err->msg, '\0', sizeof(err->msg))) {
-        abort();
-    }
-}
-
 /* Calls that may fail, each with a fresh error. */
 static void do_write(img *im, const void *buf, uint64_t len, uint64_t off)
 {
     img_err err = { 0 };
     int ret = img_pwrite(im, buf, len, off, 0, &err);
     if (ret < 0) {
-        write_failed(ret, &err);
+        fuzz_failed(ret, &err);
     }
 }
 
@@ -123,7 +114,7 @@ static void do_zeroes(img *im, uint64_t off, uint64_t len)
     img_err err = { 0 };
     int ret = img_pwrite_zeroes(im, off, len, 0, &err);
     if (ret < 0) {
-        write_failed(ret, &err);
+        fuzz_failed(ret, &err);
     }
 }
 
@@ -132,12 +123,12 @@ static void do_discard_and_flush(img *im, uint64_t off, uint64_t len)
     img_err err = { 0 };
     int ret = img_discard(im, off, len, &err);
     if (ret < 0) {
-        write_failed(ret, &err);
+        fuzz_failed(ret, &err);
     }
     memset(&err, 0, sizeof(err));
     ret = img_flush(im, &err);
     if (ret < 0) {
-        write_failed(ret, &err);
+        fuzz_failed(ret, &err);
     }
 }
 
